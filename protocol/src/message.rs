@@ -1,0 +1,210 @@
+//! Wire messages: JSON text frames, one message per frame, tagged by `type`.
+//! Unknown fields are ignored; an unknown `type` is an `unknown_message` error.
+
+use serde::{Deserialize, Serialize};
+
+use crate::doc::Doc;
+use crate::error::ErrorCode;
+use crate::op::Op;
+use crate::workshop::{Command, WorkshopView};
+
+/// The protocol version this crate speaks. A hello with another version is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Where a client left off in one room: resume from here after a reconnect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumePoint {
+    pub room: String,
+    pub epoch: u64,
+    pub seq: u64,
+}
+
+/// Client to server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// First message on every connection.
+    Hello {
+        protocol: u32,
+        token: String,
+        /// Rooms to rejoin, with the last epoch and seq the client has.
+        #[serde(default)]
+        resume: Vec<ResumePoint>,
+    },
+    /// Subscribe to a room. With `epoch` and `seq`, the server sends only what was missed.
+    Join {
+        room: String,
+        #[serde(default)]
+        epoch: Option<u64>,
+        #[serde(default)]
+        seq: Option<u64>,
+    },
+    /// Unsubscribe from a room.
+    Leave { room: String },
+    /// An edit to a room's document.
+    Op { room: String, op: Op },
+    /// Ephemeral presence state in a room (what the member is looking at or editing).
+    Presence {
+        room: String,
+        #[serde(default)]
+        focus: Option<String>,
+    },
+    /// A workshop command (facilitator controls, raise hand, choose room).
+    Command {
+        #[serde(default)]
+        req: Option<String>,
+        command: Command,
+    },
+    /// Application-level ping; the server answers with pong and its clock.
+    Ping {
+        #[serde(default)]
+        t: Option<u64>,
+    },
+}
+
+/// Who a connected member is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub participant: String,
+    pub name: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<String>,
+}
+
+/// A participant's role in a workshop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Facilitator,
+    Attendee,
+    Observer,
+}
+
+/// Timer events pushed to every connection of a workshop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerEvent {
+    Warning,
+    Expired,
+}
+
+/// Server to client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// The answer to a good hello.
+    Welcome {
+        protocol: u32,
+        /// Unique per connection, for logs.
+        session: String,
+        participant: Member,
+        /// The server clock in Unix milliseconds, to compute the client's clock offset.
+        server_time: u64,
+        /// The client should send something at least this often.
+        heartbeat_ms: u64,
+        workshop: WorkshopView,
+    },
+    /// A room's whole document at `seq`. Replaces whatever the client had for the room.
+    Snapshot {
+        room: String,
+        epoch: u64,
+        seq: u64,
+        doc: Doc,
+    },
+    /// An op another member made, in room order.
+    Op { room: String, seq: u64, op: Op },
+    /// The sender's op was committed at `seq`.
+    Ack {
+        room: String,
+        op_id: String,
+        seq: u64,
+    },
+    /// The sender's op was refused; nothing changed.
+    Reject {
+        room: String,
+        op_id: String,
+        code: ErrorCode,
+        message: String,
+    },
+    /// The members connected to a room, after a change.
+    Presence {
+        room: String,
+        members: Vec<Member>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        joined: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        left: Option<String>,
+    },
+    /// The workshop's state, after a change.
+    Workshop { workshop: WorkshopView },
+    /// A timer reached its warning point or expired.
+    Timer {
+        timer: u64,
+        event: TimerEvent,
+        remaining_ms: u64,
+    },
+    /// A command succeeded.
+    Done { req: Option<String> },
+    /// A message or command was refused; nothing changed.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<String>,
+    },
+    Pong {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        t: Option<u64>,
+        server_time: u64,
+    },
+    /// The server is going away: reconnect after `retry_ms` and resume.
+    Reconnect { reason: String, retry_ms: u64 },
+}
+
+impl ServerMsg {
+    /// The JSON text of this message. Serialization of these types cannot fail.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server messages always serialize")
+    }
+
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMsg::Error {
+            code,
+            message: message.into(),
+            req: None,
+        }
+    }
+}
+
+/// Why a text frame could not be decoded into a [`ClientMsg`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Decodes a client frame, telling an unknown `type` apart from malformed JSON.
+pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
+    match serde_json::from_str::<ClientMsg>(text) {
+        Ok(msg) => Ok(msg),
+        Err(e) => {
+            const KNOWN: &[&str] = &[
+                "hello", "join", "leave", "op", "presence", "command", "ping",
+            ];
+            let ty = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
+            match ty {
+                Some(t) if !KNOWN.contains(&t.as_str()) => Err(DecodeError {
+                    code: ErrorCode::UnknownMessage,
+                    message: format!("unknown message type {t:?}"),
+                }),
+                _ => Err(DecodeError {
+                    code: ErrorCode::Malformed,
+                    message: e.to_string(),
+                }),
+            }
+        }
+    }
+}

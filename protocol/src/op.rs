@@ -1,0 +1,58 @@
+//! Operations on a room document.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::{Stamp, Value};
+
+/// One edit. `id` is chosen by the client and unique per room (the server acknowledges a
+/// resent op id once, without applying it again); `stamp` orders concurrent writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Op {
+    pub id: String,
+    pub stamp: Stamp,
+    #[serde(flatten)]
+    pub kind: OpKind,
+}
+
+/// What an op does, tagged by `action`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum OpKind {
+    /// Creates `object` of type `ty` under `parent` at position `pos` with initial fields.
+    Create {
+        object: String,
+        #[serde(rename = "type")]
+        ty: String,
+        parent: String,
+        pos: String,
+        #[serde(default)]
+        fields: BTreeMap<String, Value>,
+    },
+    /// Sets one or more fields; `null` clears a field.
+    Set {
+        object: String,
+        fields: BTreeMap<String, Value>,
+    },
+    /// Deletes `object`. The tombstone is permanent: a concurrent or later set does not undo it.
+    Delete { object: String },
+    /// Moves `object` under `parent` at position `pos` (reordering is a move to the same parent).
+    Move {
+        object: String,
+        parent: String,
+        pos: String,
+    },
+}
+
+impl OpKind {
+    /// The object this op targets.
+    pub fn object(&self) -> &str {
+        match self {
+            OpKind::Create { object, .. }
+            | OpKind::Set { object, .. }
+            | OpKind::Delete { object }
+            | OpKind::Move { object, .. } => object,
+        }
+    }
+}

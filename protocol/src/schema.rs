@@ -1,0 +1,184 @@
+//! Object types described as data.
+//!
+//! Every artefact of ../shared/DOMAIN.md is one [`TypeSchema`] entry in [`SCHEMAS`]: its fields,
+//! their value kinds and limits, and which parent types it may live under. Merge code never looks
+//! at a type name; validation reads this table. A new artefact type is a new table entry.
+
+/// The parent id of top-level objects.
+pub const ROOT: &str = "root";
+/// The pseudo type of [`ROOT`] in [`TypeSchema::parents`].
+pub const ROOT_TYPE: &str = "root";
+
+/// Maximum length, in characters, of a title-like field.
+pub const MAX_TITLE_CHARS: usize = 300;
+/// Maximum length, in characters, of a free-text field.
+pub const MAX_TEXT_CHARS: usize = 10_000;
+/// Maximum length, in characters, of a short label (names, tags, dates).
+pub const MAX_LABEL_CHARS: usize = 100;
+/// Maximum number of live objects in one room's document.
+pub const MAX_OBJECTS: usize = 10_000;
+/// Maximum length of an object id.
+pub const MAX_ID_CHARS: usize = 64;
+/// Maximum length of a position key. Honest keys stay far shorter (see the fractional tests).
+pub const MAX_POS_CHARS: usize = 128;
+
+/// What values a field accepts. `null` is accepted by every field and clears it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A string of at most this many characters.
+    Text(usize),
+    /// An integer in an inclusive range.
+    Int(i64, i64),
+    /// `true` or `false`.
+    Bool,
+    /// One string out of a fixed list.
+    Enum(&'static [&'static str]),
+}
+
+/// One field of an object type.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSchema {
+    pub name: &'static str,
+    pub kind: FieldKind,
+}
+
+/// One object type.
+#[derive(Debug, Clone, Copy)]
+pub struct TypeSchema {
+    pub name: &'static str,
+    /// Types this type may be a child of; [`ROOT_TYPE`] means top level.
+    pub parents: &'static [&'static str],
+    pub fields: &'static [FieldSchema],
+}
+
+impl TypeSchema {
+    pub fn field(&self, name: &str) -> Option<&FieldSchema> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+const fn text(name: &'static str, max: usize) -> FieldSchema {
+    FieldSchema {
+        name,
+        kind: FieldKind::Text(max),
+    }
+}
+const fn int(name: &'static str, min: i64, max: i64) -> FieldSchema {
+    FieldSchema {
+        name,
+        kind: FieldKind::Int(min, max),
+    }
+}
+const fn flag(name: &'static str) -> FieldSchema {
+    FieldSchema {
+        name,
+        kind: FieldKind::Bool,
+    }
+}
+const fn one_of(name: &'static str, values: &'static [&'static str]) -> FieldSchema {
+    FieldSchema {
+        name,
+        kind: FieldKind::Enum(values),
+    }
+}
+
+/// The five sections of a Product Vision Board (Roman Pichler).
+pub const VISION_SECTIONS: &[&str] = &[
+    "vision",
+    "target_group",
+    "needs",
+    "product",
+    "business_goals",
+];
+/// Estimate scales: Fibonacci story points and T-shirt sizes.
+pub const ESTIMATES: &[&str] = &[
+    "1", "2", "3", "5", "8", "13", "21", "?", "XS", "S", "M", "L", "XL",
+];
+pub const ITEM_STATUSES: &[&str] = &["new", "ready", "in_progress", "done"];
+pub const DECISIONS: &[&str] = &["persevere", "pivot", "retire", "keep_testing"];
+pub const LEAN_COFFEE_COLUMNS: &[&str] = &["to_discuss", "discussing", "discussed"];
+
+/// Every object type a room document may hold.
+pub const SCHEMAS: &[TypeSchema] = &[
+    TypeSchema {
+        name: "vision_section",
+        parents: &[ROOT_TYPE],
+        fields: &[
+            one_of("section", VISION_SECTIONS),
+            text("title", MAX_TITLE_CHARS),
+        ],
+    },
+    TypeSchema {
+        name: "vision_note",
+        parents: &["vision_section"],
+        fields: &[
+            text("text", MAX_TEXT_CHARS),
+            text("author", MAX_LABEL_CHARS),
+        ],
+    },
+    TypeSchema {
+        name: "backlog_item",
+        parents: &[ROOT_TYPE],
+        fields: &[
+            text("title", MAX_TITLE_CHARS),
+            text("role", MAX_TITLE_CHARS),
+            text("goal", MAX_TEXT_CHARS),
+            text("benefit", MAX_TEXT_CHARS),
+            one_of("estimate", ESTIMATES),
+            int("value", 0, 1_000_000),
+            one_of("status", ITEM_STATUSES),
+            text("tag", MAX_LABEL_CHARS),
+            text("link", MAX_TITLE_CHARS),
+        ],
+    },
+    TypeSchema {
+        name: "acceptance_criterion",
+        parents: &["backlog_item"],
+        fields: &[
+            text("given", MAX_TEXT_CHARS),
+            text("when", MAX_TEXT_CHARS),
+            text("then", MAX_TEXT_CHARS),
+            text("and", MAX_TEXT_CHARS),
+            flag("met"),
+        ],
+    },
+    TypeSchema {
+        name: "experiment",
+        parents: &[ROOT_TYPE],
+        fields: &[
+            text("hypothesis", MAX_TEXT_CHARS),
+            text("test", MAX_TEXT_CHARS),
+            text("metric", MAX_TEXT_CHARS),
+            text("criterion", MAX_TEXT_CHARS),
+            text("deadline", MAX_LABEL_CHARS),
+            text("owner", MAX_LABEL_CHARS),
+            text("observation", MAX_TEXT_CHARS),
+            text("learning", MAX_TEXT_CHARS),
+            one_of("decision", DECISIONS),
+        ],
+    },
+    TypeSchema {
+        name: "lean_coffee_topic",
+        parents: &[ROOT_TYPE],
+        fields: &[
+            text("title", MAX_TITLE_CHARS),
+            text("author", MAX_LABEL_CHARS),
+            int("votes", 0, 10_000),
+            one_of("column", LEAN_COFFEE_COLUMNS),
+            text("notes", MAX_TEXT_CHARS),
+        ],
+    },
+    TypeSchema {
+        name: "feedback",
+        parents: &[ROOT_TYPE, "backlog_item"],
+        fields: &[
+            text("text", MAX_TEXT_CHARS),
+            text("author", MAX_LABEL_CHARS),
+        ],
+    },
+];
+
+/// The schema of `name`, if it is a known type.
+pub fn schema(name: &str) -> Option<&'static TypeSchema> {
+    SCHEMAS.iter().find(|s| s.name == name)
+}
