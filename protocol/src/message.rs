@@ -115,11 +115,7 @@ pub enum ServerMsg {
     /// An op another member made, in room order.
     Op { room: String, seq: u64, op: Op },
     /// The sender's op was committed at `seq`.
-    Ack {
-        room: String,
-        op_id: String,
-        seq: u64,
-    },
+    Ack { room: String, op_id: String, seq: u64 },
     /// The sender's op was refused; nothing changed.
     Reject {
         room: String,
@@ -136,6 +132,9 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         left: Option<String>,
     },
+    /// The server unsubscribed this connection from a room (for example the participant was
+    /// moved to another team, or the stage was cleared).
+    Left { room: String, reason: String },
     /// The workshop's state, after a change.
     Workshop { workshop: WorkshopView },
     /// A timer reached its warning point or expired.
@@ -189,9 +188,7 @@ pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
     match serde_json::from_str::<ClientMsg>(text) {
         Ok(msg) => Ok(msg),
         Err(e) => {
-            const KNOWN: &[&str] = &[
-                "hello", "join", "leave", "op", "presence", "command", "ping",
-            ];
+            const KNOWN: &[&str] = &["hello", "join", "leave", "op", "presence", "command", "ping"];
             let ty = serde_json::from_str::<serde_json::Value>(text)
                 .ok()
                 .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));

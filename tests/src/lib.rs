@@ -1,1 +1,406 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for Plenary's integration tests: a real server on port 0, real WebSocket
+//! clients (tokio-tungstenite) and the REST calls.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use futures_util::{SinkExt, StreamExt};
+use plenary_protocol::workshop::{Command, WorkshopView};
+use plenary_protocol::{ClientMsg, Op, OpKind, ServerMsg, Stamp, Value, PROTOCOL_VERSION};
+use plenary_server::Config;
+use serde_json::json;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+pub use plenary_server;
+
+/// How long a test waits for an expected message before failing.
+pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "plenary-test-{name}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// The server, in process, on a free port.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    pub task: JoinHandle<anyhow::Result<()>>,
+    pub data_dir: PathBuf,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts with a configuration adjusted by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let data_dir = temp_dir("server");
+        let mut config = Config::for_tests(&data_dir);
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind(config.bind).await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(plenary_server::run(listener, config, shutdown.clone()));
+        TestServer {
+            addr,
+            shutdown,
+            task,
+            data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Creates a workshop; returns the facilitator's credentials and the codes.
+    pub async fn create_workshop(&self, title: &str) -> anyhow::Result<Created> {
+        let res = reqwest::Client::new()
+            .post(self.url("/api/workshops"))
+            .json(&json!({ "title": title, "facilitator_name": "Fran" }))
+            .send()
+            .await?;
+        if res.status() != 201 {
+            bail!("create workshop: {} {}", res.status(), res.text().await?);
+        }
+        let v: serde_json::Value = res.json().await?;
+        Ok(Created {
+            workshop_id: field(&v, "workshop_id")?,
+            participant_id: field(&v, "participant_id")?,
+            token: field(&v, "facilitator_token")?,
+            join_code: field(&v, "join_code")?,
+            observer_code: field(&v, "observer_code")?,
+        })
+    }
+
+    /// Joins with a code; returns (participant id, token).
+    pub async fn join(&self, code: &str, name: &str) -> anyhow::Result<(String, String)> {
+        let res = reqwest::Client::new()
+            .post(self.url("/api/join"))
+            .json(&json!({ "code": code, "name": name }))
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            bail!("join: {} {}", res.status(), res.text().await?);
+        }
+        let v: serde_json::Value = res.json().await?;
+        Ok((field(&v, "participant_id")?, field(&v, "token")?))
+    }
+
+    /// Connects and completes the hello; returns the client and its welcome view.
+    pub async fn connect(&self, token: &str) -> anyhow::Result<Client> {
+        Client::connect(&self.ws_url(), token).await
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn field(v: &serde_json::Value, name: &str) -> anyhow::Result<String> {
+    v.get(name)
+        .and_then(|x| x.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("missing {name} in {v}"))
+}
+
+pub struct Created {
+    pub workshop_id: String,
+    pub participant_id: String,
+    pub token: String,
+    pub join_code: String,
+    pub observer_code: String,
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A real WebSocket client speaking the protocol.
+pub struct Client {
+    pub ws: Ws,
+    pub participant: String,
+    pub welcome: WorkshopView,
+    /// The client's Lamport clock for stamps.
+    pub clock: u64,
+    next_op: u64,
+    next_req: u64,
+}
+
+/// How a connection ended, as seen by the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    Closed(Option<u16>),
+    Error(String),
+}
+
+impl Client {
+    /// Opens a WebSocket without saying hello.
+    pub async fn raw(url: &str) -> anyhow::Result<Ws> {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.context("connect")?;
+        Ok(ws)
+    }
+
+    pub async fn connect(url: &str, token: &str) -> anyhow::Result<Client> {
+        let mut ws = Self::raw(url).await?;
+        let hello = ClientMsg::Hello {
+            protocol: PROTOCOL_VERSION,
+            token: token.to_owned(),
+            resume: vec![],
+        };
+        ws.send(Message::text(serde_json::to_string(&hello)?)).await?;
+        let mut client = Client {
+            ws,
+            participant: String::new(),
+            welcome: empty_view(),
+            clock: 0,
+            next_op: 0,
+            next_req: 0,
+        };
+        match client.recv().await? {
+            ServerMsg::Welcome {
+                participant, workshop, ..
+            } => {
+                client.participant = participant.participant;
+                client.welcome = workshop;
+                Ok(client)
+            }
+            other => bail!("expected welcome, got {other:?}"),
+        }
+    }
+
+    pub async fn send(&mut self, msg: &ClientMsg) -> anyhow::Result<()> {
+        self.send_text(serde_json::to_string(msg)?).await
+    }
+
+    pub async fn send_text(&mut self, text: String) -> anyhow::Result<()> {
+        self.ws.send(Message::text(text)).await?;
+        Ok(())
+    }
+
+    /// The next server message (skipping pings), or an error on timeout or close.
+    pub async fn recv(&mut self) -> anyhow::Result<ServerMsg> {
+        loop {
+            let next = tokio::time::timeout(RECV_TIMEOUT, self.ws.next())
+                .await
+                .context("timed out waiting for a message")?;
+            match next {
+                Some(Ok(Message::Text(t))) => {
+                    return serde_json::from_str(&t).with_context(|| format!("undecodable server message {t}"))
+                }
+                Some(Ok(Message::Close(frame))) => bail!("closed: {frame:?}"),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => bail!("socket error: {e}"),
+                None => bail!("stream ended"),
+            }
+        }
+    }
+
+    /// Receives until `pick` returns Some, discarding other messages.
+    pub async fn recv_until<T>(&mut self, mut pick: impl FnMut(&ServerMsg) -> Option<T>) -> anyhow::Result<T> {
+        loop {
+            let msg = self.recv().await?;
+            if let Some(t) = pick(&msg) {
+                return Ok(t);
+            }
+        }
+    }
+
+    /// Reads until the connection ends; returns the close code.
+    pub async fn recv_close(&mut self) -> Ended {
+        loop {
+            match tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await {
+                Err(_) => return Ended::Error("timed out waiting for close".into()),
+                Ok(Some(Ok(Message::Close(frame)))) => return Ended::Closed(frame.map(|f: CloseFrame| f.code.into())),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(e))) => return Ended::Error(e.to_string()),
+                Ok(None) => return Ended::Closed(None),
+            }
+        }
+    }
+
+    /// Joins a room and waits for its snapshot; returns (epoch, seq, doc).
+    pub async fn join(&mut self, room: &str) -> anyhow::Result<(u64, u64, plenary_protocol::Doc)> {
+        self.send(&ClientMsg::Join {
+            room: room.to_owned(),
+            epoch: None,
+            seq: None,
+        })
+        .await?;
+        let room_owned = room.to_owned();
+        self.recv_until(|m| match m {
+            ServerMsg::Snapshot { room, epoch, seq, doc } if *room == room_owned => {
+                Some(Ok((*epoch, *seq, doc.clone())))
+            }
+            ServerMsg::Error { code, message, .. } => Some(Err(anyhow!("join refused: {code} {message}"))),
+            _ => None,
+        })
+        .await?
+    }
+
+    /// Sends a command and waits for its done or error.
+    pub async fn command(&mut self, command: Command) -> anyhow::Result<Result<(), plenary_protocol::ErrorCode>> {
+        self.next_req += 1;
+        let req = format!("r{}", self.next_req);
+        self.send(&ClientMsg::Command {
+            req: Some(req.clone()),
+            command,
+        })
+        .await?;
+        self.recv_until(|m| match m {
+            ServerMsg::Done { req: Some(r) } if *r == req => Some(Ok(())),
+            ServerMsg::Error { req: Some(r), code, .. } if *r == req => Some(Err(*code)),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Builds an op stamped with this client's clock.
+    pub fn op(&mut self, kind: OpKind) -> Op {
+        self.clock += 1;
+        self.next_op += 1;
+        Op {
+            id: format!("{}-op{}", self.participant, self.next_op),
+            stamp: Stamp::new(self.clock, self.participant.clone()),
+            kind,
+        }
+    }
+
+    /// Advances the Lamport clock past an op seen from the server.
+    pub fn observe(&mut self, op: &Op) {
+        self.clock = self.clock.max(op.stamp.clock);
+    }
+
+    /// Sends an op and waits for its ack (Ok(seq)) or reject (Err(code)).
+    pub async fn apply(
+        &mut self,
+        room: &str,
+        kind: OpKind,
+    ) -> anyhow::Result<Result<u64, plenary_protocol::ErrorCode>> {
+        let op = self.op(kind);
+        let id = op.id.clone();
+        self.send(&ClientMsg::Op {
+            room: room.to_owned(),
+            op,
+        })
+        .await?;
+        self.recv_until(|m| match m {
+            ServerMsg::Ack { op_id, seq, .. } if *op_id == id => Some(Ok(*seq)),
+            ServerMsg::Reject { op_id, code, .. } if *op_id == id => Some(Err(*code)),
+            _ => None,
+        })
+        .await
+    }
+}
+
+/// A create op's kind, for brevity in tests.
+pub fn create(object: &str, ty: &str, parent: &str, pos: &str, fields: &[(&str, Value)]) -> OpKind {
+    OpKind::Create {
+        object: object.to_owned(),
+        ty: ty.to_owned(),
+        parent: parent.to_owned(),
+        pos: pos.to_owned(),
+        fields: fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+    }
+}
+
+/// A set op's kind.
+pub fn set(object: &str, fields: &[(&str, Value)]) -> OpKind {
+    OpKind::Set {
+        object: object.to_owned(),
+        fields: fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+    }
+}
+
+pub fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+fn empty_view() -> WorkshopView {
+    WorkshopView {
+        id: String::new(),
+        title: String::new(),
+        rooms: vec![],
+        participants: vec![],
+        breakouts_open: false,
+        allow_choice: false,
+        exercise: None,
+        timer: None,
+        stage: None,
+        help: vec![],
+    }
+}
+
+/// A client-side replica of one room, fed by server messages in arrival order.
+#[derive(Debug, Default, Clone)]
+pub struct Replica {
+    pub room: String,
+    pub doc: plenary_protocol::Doc,
+    pub epoch: u64,
+    /// Highest seq applied.
+    pub seq: u64,
+    /// Sent, not yet acknowledged or rejected.
+    pub pending: std::collections::HashMap<String, Op>,
+    pub rejected: Vec<(String, plenary_protocol::ErrorCode)>,
+}
+
+impl Replica {
+    pub fn new(room: &str) -> Self {
+        Replica {
+            room: room.to_owned(),
+            ..Default::default()
+        }
+    }
+
+    /// Records an op this client sent.
+    pub fn sent(&mut self, op: &Op) {
+        self.pending.insert(op.id.clone(), op.clone());
+    }
+
+    /// Applies a server message about this room. Panics on a seq gap: the server must deliver
+    /// every op of a room in order.
+    pub fn on_message(&mut self, msg: &ServerMsg) {
+        match msg {
+            ServerMsg::Snapshot { room, epoch, seq, doc } if *room == self.room => {
+                self.doc = doc.clone();
+                self.epoch = *epoch;
+                self.seq = *seq;
+            }
+            ServerMsg::Op { room, seq, op } if *room == self.room => {
+                assert_eq!(*seq, self.seq + 1, "seq gap in room {room}");
+                self.doc.apply(op);
+                self.seq = *seq;
+            }
+            ServerMsg::Ack { room, op_id, seq } if *room == self.room => {
+                let op = self.pending.remove(op_id).expect("ack for an op this client sent");
+                assert_eq!(*seq, self.seq + 1, "seq gap in room {room} at ack");
+                self.doc.apply(&op);
+                self.seq = *seq;
+            }
+            ServerMsg::Reject { room, op_id, code, .. } if *room == self.room => {
+                self.pending.remove(op_id);
+                self.rejected.push((op_id.clone(), *code));
+            }
+            _ => {}
+        }
+    }
+}

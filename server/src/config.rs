@@ -1,0 +1,99 @@
+//! Server configuration: CLI flags with environment fallbacks (clap).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Interval at which the server pings each WebSocket (y-sweet pings every 20 s).
+pub const PING_INTERVAL: Duration = Duration::from_secs(15);
+/// Silence after which a connection counts as dead and its presence is dropped.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(40);
+/// Time a new connection has to send a valid hello.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Plenary: a real-time backend for live online workshops.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "plenary", version, about)]
+pub struct Config {
+    /// Address and port to listen on (port 0 picks a free port).
+    #[arg(long, env = "PLENARY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Directory for durable state (the token secret, and the embedded store).
+    #[arg(long, env = "PLENARY_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Secret for signing tokens. Default: a random secret kept in DATA_DIR/secret.key.
+    #[arg(long, env = "PLENARY_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// Public base URL used in join links (default: derived from the request's Host header).
+    #[arg(long, env = "PLENARY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Maximum number of simultaneous WebSocket connections; more get HTTP 503.
+    #[arg(long, env = "PLENARY_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// Largest inbound WebSocket message in bytes; larger ones close the connection with 1009.
+    #[arg(long, env = "PLENARY_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Bytes that may wait in one connection's outbound queue; beyond that the client is too
+    /// slow and is closed with 4004 so that it reconnects and catches up.
+    #[arg(long, env = "PLENARY_OUTBOX_BYTES", default_value_t = 1024 * 1024)]
+    pub outbox_bytes: usize,
+
+    /// Sustained messages per second accepted from one connection.
+    #[arg(long, env = "PLENARY_RATE_PER_SEC", default_value_t = 50)]
+    pub rate_per_sec: u32,
+
+    /// Burst of messages accepted from one connection above the sustained rate.
+    #[arg(long, env = "PLENARY_RATE_BURST", default_value_t = 200)]
+    pub rate_burst: u32,
+
+    /// Lifetime of attendee, observer and facilitator tokens, in hours.
+    #[arg(long, env = "PLENARY_TOKEN_TTL_HOURS", default_value_t = 72)]
+    pub token_ttl_hours: u64,
+
+    /// Milliseconds without any frame from a client before it is dropped (heartbeat TTL).
+    #[arg(long, env = "PLENARY_HEARTBEAT_TIMEOUT_MS", default_value_t = HEARTBEAT_TIMEOUT.as_millis() as u64)]
+    pub heartbeat_timeout_ms: u64,
+
+    /// Milliseconds a new connection has to send hello.
+    #[arg(long, env = "PLENARY_HELLO_TIMEOUT_MS", default_value_t = HELLO_TIMEOUT.as_millis() as u64)]
+    pub hello_timeout_ms: u64,
+
+    /// Milliseconds that shutdown waits for connections to drain.
+    #[arg(long, env = "PLENARY_DRAIN_TIMEOUT_MS", default_value_t = 5_000)]
+    pub drain_timeout_ms: u64,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "PLENARY_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl Config {
+    /// Defaults for tests and embedding: port 0 and a given data dir.
+    pub fn for_tests(data_dir: impl Into<PathBuf>) -> Self {
+        let mut config = Config::parse_from(["plenary"]);
+        config.bind = "127.0.0.1:0".parse().expect("valid literal address");
+        config.data_dir = data_dir.into();
+        config
+    }
+
+    pub fn heartbeat_timeout(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_timeout_ms)
+    }
+
+    pub fn hello_timeout(&self) -> Duration {
+        Duration::from_millis(self.hello_timeout_ms)
+    }
+
+    /// The ping interval: the named default, shortened when the heartbeat timeout is short.
+    pub fn ping_interval(&self) -> Duration {
+        PING_INTERVAL.min(self.heartbeat_timeout() / 3)
+    }
+}

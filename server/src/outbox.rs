@@ -1,0 +1,162 @@
+//! A connection's outbound queue, bounded in bytes.
+//!
+//! Producers (room actors, the workshop) never wait on a connection: [`Outbox::push`] either
+//! queues the frame at once or, when the queued bytes would exceed the bound, marks the
+//! connection as a slow consumer and queues a close frame instead (policy: close with
+//! [`close::SLOW_CONSUMER`], the client reconnects and catches up). Nothing is dropped
+//! silently. One writer task drains the queue into the socket.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::ws::Utf8Bytes;
+use plenary_protocol::close;
+use tokio::sync::Notify;
+
+/// What the writer task sends next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    Text(Utf8Bytes),
+    /// Send a close frame with this code and reason, then stop.
+    Close(u16, &'static str),
+}
+
+/// Why a push did not queue the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushError {
+    /// This push overflowed the bound; the connection is now closing as a slow consumer.
+    Overflow,
+    /// The connection was already closing.
+    Closed,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<Frame>,
+    bytes: usize,
+    /// Set once a close frame is queued; later pushes are refused.
+    closing: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// A std mutex: it is only held to push or pop, never across an `.await`.
+    queue: Mutex<Queue>,
+    /// Wakes the single writer task. `notify_one` stores a permit, so no wake-up is lost.
+    notify: Notify,
+    limit: usize,
+}
+
+/// A cheap-to-clone handle to one connection's outbound queue.
+#[derive(Debug, Clone)]
+pub struct Outbox(Arc<Inner>);
+
+impl Outbox {
+    pub fn new(limit_bytes: usize) -> Self {
+        Outbox(Arc::new(Inner {
+            queue: Mutex::new(Queue::default()),
+            notify: Notify::new(),
+            limit: limit_bytes,
+        }))
+    }
+
+    /// Queues a text frame without waiting.
+    pub fn push(&self, text: Utf8Bytes) -> Result<(), PushError> {
+        let mut q = self.0.queue.lock().expect("outbox lock poisoned");
+        if q.closing {
+            return Err(PushError::Closed);
+        }
+        if q.bytes + text.len() > self.0.limit {
+            // Drop what is queued: the client will resync from its resume point anyway, and
+            // the close frame should not wait behind a megabyte of stale updates.
+            q.frames.clear();
+            q.bytes = 0;
+            q.closing = true;
+            q.frames.push_back(Frame::Close(close::SLOW_CONSUMER, "slow consumer"));
+            drop(q);
+            self.0.notify.notify_one();
+            return Err(PushError::Overflow);
+        }
+        q.bytes += text.len();
+        q.frames.push_back(Frame::Text(text));
+        drop(q);
+        self.0.notify.notify_one();
+        Ok(())
+    }
+
+    /// Queues a close frame after what is already queued. Idempotent: the first close wins.
+    pub fn close(&self, code: u16, reason: &'static str) {
+        let mut q = self.0.queue.lock().expect("outbox lock poisoned");
+        if q.closing {
+            return;
+        }
+        q.closing = true;
+        q.frames.push_back(Frame::Close(code, reason));
+        drop(q);
+        self.0.notify.notify_one();
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.0.queue.lock().expect("outbox lock poisoned").closing
+    }
+
+    /// Bytes currently queued.
+    pub fn queued_bytes(&self) -> usize {
+        self.0.queue.lock().expect("outbox lock poisoned").bytes
+    }
+
+    /// Waits for the next frame. Only the connection's writer task calls this.
+    pub async fn pop(&self) -> Frame {
+        loop {
+            {
+                let mut q = self.0.queue.lock().expect("outbox lock poisoned");
+                if let Some(frame) = q.frames.pop_front() {
+                    if let Frame::Text(t) = &frame {
+                        q.bytes -= t.len();
+                    }
+                    return frame;
+                }
+            }
+            self.0.notify.notified().await;
+        }
+    }
+
+    /// Takes every queued frame without waiting (tests and in-process consumers).
+    pub fn drain(&self) -> Vec<Frame> {
+        let mut q = self.0.queue.lock().expect("outbox lock poisoned");
+        q.bytes = 0;
+        q.frames.drain(..).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overflow_closes_with_slow_consumer() {
+        let outbox = Outbox::new(10);
+        assert_eq!(outbox.push("12345".into()), Ok(()));
+        assert_eq!(outbox.push("12345".into()), Ok(()));
+        assert_eq!(outbox.queued_bytes(), 10);
+        assert_eq!(outbox.push("1".into()), Err(PushError::Overflow));
+        assert_eq!(outbox.push("1".into()), Err(PushError::Closed));
+        assert_eq!(
+            outbox.drain(),
+            vec![Frame::Close(close::SLOW_CONSUMER, "slow consumer")]
+        );
+    }
+
+    #[tokio::test]
+    async fn pop_waits_for_push() {
+        let outbox = Outbox::new(100);
+        let o2 = outbox.clone();
+        let task = tokio::spawn(async move { o2.pop().await });
+        tokio::task::yield_now().await;
+        outbox.push("hi".into()).unwrap();
+        assert_eq!(task.await.unwrap(), Frame::Text("hi".into()));
+        outbox.close(1000, "bye");
+        outbox.close(4004, "ignored");
+        assert_eq!(outbox.pop().await, Frame::Close(1000, "bye"));
+    }
+}

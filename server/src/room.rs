@@ -1,0 +1,493 @@
+//! One actor task per room: it owns the room's document, seq and member list, orders every op,
+//! and fans out each broadcast serialized once. Nothing else touches a room's document.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Weak};
+
+use axum::extract::ws::Utf8Bytes;
+use plenary_protocol::templates::{self, Progress};
+use plenary_protocol::workshop::Template;
+use plenary_protocol::{validate, Doc, ErrorCode, Member, Op, ServerMsg};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::outbox::Outbox;
+use crate::store::Store;
+use crate::workshop::Workshop;
+
+/// Ops kept in memory for catch-up. A client further behind gets a snapshot.
+pub const CATCHUP_MAX_OPS: usize = 1_000;
+/// Bytes of broadcast frames kept for catch-up.
+pub const CATCHUP_MAX_BYTES: usize = 1024 * 1024;
+/// Op ids remembered per room so that a resent op is acknowledged once, not applied twice.
+pub const DEDUP_OP_IDS: usize = 20_000;
+/// Commands queued for one room. Senders wait when it is full (backpressure on the readers
+/// of the clients that send ops), they never drop.
+pub const ROOM_QUEUE: usize = 1_024;
+/// Most commands handled in one batch (one store transaction).
+const BATCH: usize = 256;
+
+/// Identifies one WebSocket connection.
+pub type ConnId = u64;
+
+pub enum RoomCmd {
+    /// Subscribe a connection; with a resume point the room sends only what was missed.
+    Join {
+        conn: ConnId,
+        member: Member,
+        outbox: Outbox,
+        resume: Option<(u64, u64)>,
+    },
+    /// Unsubscribe a connection. With a reason, tell the client it was removed from the room.
+    Leave { conn: ConnId, reason: Option<String> },
+    /// An op from a connection.
+    Op { conn: ConnId, op: Op },
+    /// A presence update from a connection.
+    Focus { conn: ConnId, focus: Option<String> },
+    /// Seed an exercise template (server-authored ops).
+    Seed(Template),
+    /// Report the room's progress and size.
+    Inspect(oneshot::Sender<RoomReport>),
+}
+
+/// What [`RoomCmd::Inspect`] answers.
+#[derive(Debug, Clone)]
+pub struct RoomReport {
+    pub epoch: u64,
+    pub seq: u64,
+    pub members: Vec<Member>,
+    pub progress: Progress,
+    pub doc: Doc,
+}
+
+/// A cheap-to-clone handle to a room actor.
+#[derive(Clone)]
+pub struct RoomHandle {
+    pub id: Arc<str>,
+    tx: mpsc::Sender<RoomCmd>,
+}
+
+impl RoomHandle {
+    /// Sends a command, waiting for queue space. Fails only when the room has shut down.
+    pub async fn send(&self, cmd: RoomCmd) -> bool {
+        self.tx.send(cmd).await.is_ok()
+    }
+
+    /// Asks the room for its report.
+    pub async fn inspect(&self) -> Option<RoomReport> {
+        let (tx, rx) = oneshot::channel();
+        self.send(RoomCmd::Inspect(tx)).await;
+        rx.await.ok()
+    }
+}
+
+struct LogEntry {
+    seq: u64,
+    frame: Utf8Bytes,
+}
+
+/// What an applied-but-uncommitted op changed, to put back if the commit fails.
+struct Undo {
+    object: String,
+    before: Option<plenary_protocol::Object>,
+    was_tombstone: bool,
+}
+
+struct Room {
+    workshop_id: Arc<str>,
+    id: Arc<str>,
+    /// Weak: the workshop owns its rooms, not the other way round.
+    workshop: Weak<Workshop>,
+    store: Arc<dyn Store>,
+    /// Changes only when the room's history is reset; clients then resync from a snapshot.
+    epoch: u64,
+    seq: u64,
+    doc: Doc,
+    /// Recent broadcast frames for catch-up, bounded by count and bytes.
+    log: VecDeque<LogEntry>,
+    log_bytes: usize,
+    /// op id -> (seq, participant) for deduplication, oldest evicted first.
+    op_ids: HashMap<String, (u64, String)>,
+    op_order: VecDeque<String>,
+    members: HashMap<ConnId, (Member, Outbox)>,
+    /// Undo records of the batch being ordered, and the clock and seq before it.
+    undo: Vec<Undo>,
+    batch_start: (u64, u64),
+}
+
+/// Starts a room actor on `tracker` and returns its handle.
+pub fn spawn(
+    workshop: &Arc<Workshop>,
+    id: &str,
+    store: Arc<dyn Store>,
+    tracker: &tokio_util::task::TaskTracker,
+    shutdown: CancellationToken,
+) -> RoomHandle {
+    let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+    let id: Arc<str> = id.into();
+    let room = Room {
+        workshop_id: workshop.id.as_str().into(),
+        id: id.clone(),
+        workshop: Arc::downgrade(workshop),
+        store,
+        epoch: rand::random::<u64>() >> 11,
+        seq: 0,
+        doc: Doc::new(),
+        log: VecDeque::new(),
+        log_bytes: 0,
+        op_ids: HashMap::new(),
+        op_order: VecDeque::new(),
+        members: HashMap::new(),
+        undo: Vec::new(),
+        batch_start: (0, 0),
+    };
+    tracker.spawn(room.run(rx, shutdown));
+    RoomHandle { id, tx }
+}
+
+/// The result of ordering one op, delivered after the batch is committed.
+enum Outcome {
+    Applied {
+        conn: ConnId,
+        op_id: String,
+        seq: u64,
+    },
+    Duplicate {
+        conn: ConnId,
+        op_id: String,
+        seq: u64,
+    },
+    Rejected {
+        conn: ConnId,
+        op_id: String,
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+impl Room {
+    async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>, shutdown: CancellationToken) {
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            tokio::select! {
+                n = rx.recv_many(&mut batch, BATCH) => {
+                    if n == 0 {
+                        break;
+                    }
+                    self.handle_batch(&mut batch);
+                }
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        debug!(room = %self.id, seq = self.seq, "room actor stopped");
+    }
+
+    fn handle_batch(&mut self, batch: &mut Vec<RoomCmd>) {
+        self.batch_start = (self.doc.clock, self.seq);
+        let mut outcomes = Vec::new();
+        let mut committed: Vec<(u64, Op)> = Vec::new();
+        for cmd in batch.drain(..) {
+            match cmd {
+                RoomCmd::Op { conn, op } => {
+                    let outcome = self.order(conn, op, &mut committed);
+                    outcomes.push(outcome);
+                }
+                RoomCmd::Seed(template) => {
+                    for op in templates::seed_ops(&self.doc, template) {
+                        if validate(&self.doc, &op).is_ok() {
+                            self.apply(&op);
+                            committed.push((self.seq, op));
+                        }
+                    }
+                }
+                other => {
+                    // Membership changes see every op ordered before them: flush first.
+                    self.commit(&mut committed, &mut outcomes);
+                    self.handle_control(other);
+                }
+            }
+        }
+        self.commit(&mut committed, &mut outcomes);
+    }
+
+    /// Decides one op: duplicate, rejected, or applied at the next seq (not yet committed).
+    fn order(&mut self, conn: ConnId, op: Op, committed: &mut Vec<(u64, Op)>) -> Outcome {
+        let op_id = op.id.clone();
+        let reject = |code, message: String| Outcome::Rejected {
+            conn,
+            op_id: op.id.clone(),
+            code,
+            message,
+        };
+        let Some(participant) = self.members.get(&conn).map(|(m, _)| m.participant.clone()) else {
+            return reject(
+                ErrorCode::NotInRoom,
+                format!("join room {} before sending ops to it", self.id),
+            );
+        };
+        if let Some((seq, by)) = self.op_ids.get(&op.id) {
+            if *by == participant {
+                return Outcome::Duplicate { conn, op_id, seq: *seq };
+            }
+            return reject(ErrorCode::AlreadyExists, format!("op id {} is already taken", op.id));
+        }
+        let Some(workshop) = self.workshop.upgrade() else {
+            return reject(ErrorCode::Unavailable, "the workshop is shutting down".into());
+        };
+        if let Err(message) = workshop.may_write(&participant, &self.id, &op) {
+            return reject(ErrorCode::Forbidden, message);
+        }
+        if op.stamp.client != participant {
+            return reject(
+                ErrorCode::InvalidOp,
+                "the stamp's client must be your participant id".into(),
+            );
+        }
+        if let Err(e) = validate(&self.doc, &op) {
+            return reject(e.code, e.message);
+        }
+        self.apply(&op);
+        let seq = self.seq;
+        self.remember(op.id.clone(), seq, participant);
+        committed.push((seq, op));
+        Outcome::Applied { conn, op_id, seq }
+    }
+
+    /// Applies an op the room has decided to order, keeping what it takes to undo it.
+    fn apply(&mut self, op: &Op) {
+        let object = op.kind.object().to_owned();
+        self.undo.push(Undo {
+            before: self.doc.objects.get(&object).cloned(),
+            was_tombstone: self.doc.tombstones.contains(&object),
+            object,
+        });
+        self.doc.apply(op);
+        self.seq += 1;
+    }
+
+    /// Puts the document back as it was before the ops of this batch were ordered.
+    fn roll_back(&mut self, committed: &[(u64, Op)]) {
+        for undo in self.undo.drain(..).rev() {
+            match undo.before {
+                Some(obj) => self.doc.objects.insert(undo.object.clone(), obj),
+                None => self.doc.objects.remove(&undo.object),
+            };
+            if !undo.was_tombstone {
+                self.doc.tombstones.remove(&undo.object);
+            }
+        }
+        for (_, op) in committed {
+            if let Some(pos) = self.op_order.iter().rposition(|id| *id == op.id) {
+                self.op_order.remove(pos);
+                self.op_ids.remove(&op.id);
+            }
+        }
+        (self.doc.clock, self.seq) = self.batch_start;
+    }
+
+    /// Makes the ordered ops durable, then acknowledges and broadcasts them. If the store
+    /// fails, nothing of the batch is acknowledged or kept: the room rolls back and every op in
+    /// it is rejected with `unavailable`, so the client can resend it later.
+    fn commit(&mut self, committed: &mut Vec<(u64, Op)>, outcomes: &mut Vec<Outcome>) {
+        if !committed.is_empty() {
+            let refs: Vec<(u64, &Op)> = committed.iter().map(|(s, o)| (*s, o)).collect();
+            if let Err(e) = self.store.append_ops(&self.workshop_id, &self.id, self.epoch, &refs) {
+                warn!(room = %self.id, error = %e, "storing ops failed; batch rolled back");
+                self.roll_back(committed);
+                committed.clear();
+                for outcome in outcomes.iter_mut() {
+                    if let Outcome::Applied { conn, op_id, .. } = outcome {
+                        *outcome = Outcome::Rejected {
+                            conn: *conn,
+                            op_id: std::mem::take(op_id),
+                            code: ErrorCode::Unavailable,
+                            message: "the server could not store this change; retry later".into(),
+                        };
+                    }
+                }
+            }
+        }
+        self.undo.clear();
+        self.batch_start = (self.doc.clock, self.seq);
+        let mut frames: HashMap<u64, Utf8Bytes> = HashMap::new();
+        for (seq, op) in committed.drain(..) {
+            let frame: Utf8Bytes = ServerMsg::Op {
+                room: self.id.to_string(),
+                seq,
+                op,
+            }
+            .to_json()
+            .into();
+            self.push_log(seq, frame.clone());
+            frames.insert(seq, frame);
+        }
+        for outcome in outcomes.drain(..) {
+            match outcome {
+                Outcome::Applied { conn, op_id, seq } => {
+                    let ack = ServerMsg::Ack {
+                        room: self.id.to_string(),
+                        op_id,
+                        seq,
+                    };
+                    self.send_to(conn, ack.to_json().into());
+                    if let Some(frame) = frames.remove(&seq) {
+                        self.broadcast_except(Some(conn), &frame);
+                    }
+                }
+                Outcome::Duplicate { conn, op_id, seq } => {
+                    let ack = ServerMsg::Ack {
+                        room: self.id.to_string(),
+                        op_id,
+                        seq,
+                    };
+                    self.send_to(conn, ack.to_json().into());
+                }
+                Outcome::Rejected {
+                    conn,
+                    op_id,
+                    code,
+                    message,
+                } => {
+                    let msg = ServerMsg::Reject {
+                        room: self.id.to_string(),
+                        op_id,
+                        code,
+                        message,
+                    };
+                    self.send_to(conn, msg.to_json().into());
+                }
+            }
+        }
+        // Server-authored ops (seeds) have no sender: everyone receives them.
+        let mut rest: Vec<_> = frames.into_iter().collect();
+        rest.sort_by_key(|(seq, _)| *seq);
+        for (_, frame) in rest {
+            self.broadcast_except(None, &frame);
+        }
+    }
+
+    fn handle_control(&mut self, cmd: RoomCmd) {
+        match cmd {
+            RoomCmd::Join {
+                conn,
+                member,
+                outbox,
+                resume,
+            } => {
+                self.catch_up(&outbox, resume);
+                let participant = member.participant.clone();
+                self.members.insert(conn, (member, outbox));
+                self.broadcast_presence(Some(participant), None);
+            }
+            RoomCmd::Leave { conn, reason } => {
+                if let Some((member, outbox)) = self.members.remove(&conn) {
+                    if let Some(reason) = reason {
+                        let msg = ServerMsg::Left {
+                            room: self.id.to_string(),
+                            reason,
+                        };
+                        let _ = outbox.push(msg.to_json().into());
+                    }
+                    self.broadcast_presence(None, Some(member.participant));
+                }
+            }
+            RoomCmd::Focus { conn, focus } => {
+                if let Some((member, _)) = self.members.get_mut(&conn) {
+                    if member.focus != focus {
+                        member.focus = focus;
+                        self.broadcast_presence(None, None);
+                    }
+                }
+            }
+            RoomCmd::Inspect(reply) => {
+                let _ = reply.send(RoomReport {
+                    epoch: self.epoch,
+                    seq: self.seq,
+                    members: self.member_list(),
+                    progress: templates::progress(&self.doc),
+                    doc: self.doc.clone(),
+                });
+            }
+            RoomCmd::Op { .. } | RoomCmd::Seed(_) => unreachable!("ops are ordered in handle_batch"),
+        }
+    }
+
+    /// Sends a joining connection what it misses: the ops after its resume point when the
+    /// epoch matches and the log still holds them, otherwise a snapshot. The connection is added
+    /// to the members right after, inside the same actor step, so no op falls in between.
+    fn catch_up(&self, outbox: &Outbox, resume: Option<(u64, u64)>) {
+        if let Some((epoch, seq)) = resume {
+            let oldest = self.log.front().map(|e| e.seq).unwrap_or(self.seq + 1);
+            if epoch == self.epoch && seq <= self.seq && seq + 1 >= oldest {
+                for entry in self.log.iter().filter(|e| e.seq > seq) {
+                    if outbox.push(entry.frame.clone()).is_err() {
+                        return;
+                    }
+                }
+                return;
+            }
+        }
+        let snapshot = ServerMsg::Snapshot {
+            room: self.id.to_string(),
+            epoch: self.epoch,
+            seq: self.seq,
+            doc: self.doc.clone(),
+        };
+        let _ = outbox.push(snapshot.to_json().into());
+    }
+
+    fn push_log(&mut self, seq: u64, frame: Utf8Bytes) {
+        self.log_bytes += frame.len();
+        self.log.push_back(LogEntry { seq, frame });
+        while self.log.len() > CATCHUP_MAX_OPS || self.log_bytes > CATCHUP_MAX_BYTES {
+            match self.log.pop_front() {
+                Some(old) => self.log_bytes -= old.frame.len(),
+                None => break,
+            }
+        }
+    }
+
+    fn remember(&mut self, op_id: String, seq: u64, participant: String) {
+        self.op_order.push_back(op_id.clone());
+        self.op_ids.insert(op_id, (seq, participant));
+        while self.op_order.len() > DEDUP_OP_IDS {
+            if let Some(old) = self.op_order.pop_front() {
+                self.op_ids.remove(&old);
+            }
+        }
+    }
+
+    fn send_to(&self, conn: ConnId, frame: Utf8Bytes) {
+        if let Some((_, outbox)) = self.members.get(&conn) {
+            // An overflow closes that connection as a slow consumer; it resyncs on reconnect.
+            let _ = outbox.push(frame);
+        }
+    }
+
+    fn broadcast_except(&self, except: Option<ConnId>, frame: &Utf8Bytes) {
+        for (conn, (_, outbox)) in &self.members {
+            if Some(*conn) != except {
+                let _ = outbox.push(frame.clone());
+            }
+        }
+    }
+
+    fn member_list(&self) -> Vec<Member> {
+        let mut members: Vec<Member> = self.members.values().map(|(m, _)| m.clone()).collect();
+        members.sort_by(|a, b| a.participant.cmp(&b.participant));
+        members.dedup_by(|a, b| a.participant == b.participant);
+        members
+    }
+
+    fn broadcast_presence(&self, joined: Option<String>, left: Option<String>) {
+        let msg = ServerMsg::Presence {
+            room: self.id.to_string(),
+            members: self.member_list(),
+            joined,
+            left,
+        };
+        let frame: Utf8Bytes = msg.to_json().into();
+        self.broadcast_except(None, &frame);
+    }
+}

@@ -1,0 +1,108 @@
+//! Shared server state: a cheap-to-clone handle around `Arc<Shared>`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use plenary_protocol::Role;
+use rand::Rng;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Auth;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::Store;
+use crate::workshop::{RoomCtx, Workshop};
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+pub struct Shared {
+    pub config: Config,
+    pub auth: Auth,
+    pub clock: Clock,
+    /// Workshops by id. A DashMap because every HTTP request and connection looks one up, and
+    /// sharded locks keep those lookups from contending.
+    pub workshops: DashMap<String, Arc<Workshop>>,
+    /// Join codes (attendee and observer) to workshop id and the role they grant.
+    pub codes: DashMap<String, (String, Role)>,
+    /// One permit per open WebSocket; when none is left, upgrades get HTTP 503.
+    pub connections: Arc<Semaphore>,
+    pub next_conn: AtomicU64,
+    pub shutdown: CancellationToken,
+    /// Every connection and room task, awaited (with a bound) on shutdown.
+    pub tracker: TaskTracker,
+    pub store: Arc<dyn Store>,
+}
+
+/// Alphabet for join codes: no 0/O, 1/I/L, so codes survive being read aloud.
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+/// A random id of `len` lowercase letters and digits.
+pub fn random_id(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn random_code() -> String {
+    let mut rng = rand::rng();
+    (0..8)
+        .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
+        .collect()
+}
+
+impl AppState {
+    pub fn new(config: Config, auth: Auth, store: Arc<dyn Store>, shutdown: CancellationToken) -> Self {
+        AppState(Arc::new(Shared {
+            connections: Arc::new(Semaphore::new(config.max_connections)),
+            config,
+            auth,
+            clock: Clock::new(),
+            workshops: DashMap::new(),
+            codes: DashMap::new(),
+            next_conn: AtomicU64::new(1),
+            shutdown,
+            tracker: TaskTracker::new(),
+            store,
+        }))
+    }
+
+    pub fn next_conn_id(&self) -> u64 {
+        self.0.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A join code not in use yet (entry API: check and insert are one step).
+    fn claim_code(&self, workshop: &str, role: Role) -> String {
+        loop {
+            let code = random_code();
+            if let dashmap::Entry::Vacant(v) = self.0.codes.entry(code.clone()) {
+                v.insert((workshop.to_owned(), role));
+                return code;
+            }
+        }
+    }
+
+    /// Creates a workshop and returns it.
+    pub fn create_workshop(&self, title: String) -> Arc<Workshop> {
+        let id = format!("w-{}", random_id(12));
+        let join_code = self.claim_code(&id, Role::Attendee);
+        let observer_code = self.claim_code(&id, Role::Observer);
+        let ctx = RoomCtx {
+            store: self.0.store.clone(),
+            tracker: self.0.tracker.clone(),
+            shutdown: self.0.shutdown.clone(),
+        };
+        let workshop = Workshop::create(id.clone(), title, join_code, observer_code, self.0.clock, ctx);
+        self.0.workshops.insert(id, workshop.clone());
+        workshop
+    }
+
+    pub fn workshop(&self, id: &str) -> Option<Arc<Workshop>> {
+        self.0.workshops.get(id).map(|w| w.clone())
+    }
+}

@@ -1,0 +1,822 @@
+//! A workshop: its rooms, participants, teams, exercise timer, stage and help queue, and the
+//! connections attached to it.
+//!
+//! Workshop state sits behind a std `Mutex`: every critical section is a few map operations
+//! with no `.await` inside. Commands mutate the state under the lock and return [`Effects`];
+//! the caller carries them out (room messages, broadcasts) after the lock is released.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ws::Utf8Bytes;
+use plenary_protocol::close;
+use plenary_protocol::workshop::{
+    Command, Exercise, HelpRequest, ParticipantInfo, RoomInfo, RoomKind, Template, TimerState, TimerView, WorkshopView,
+    PLENARY,
+};
+use plenary_protocol::{ErrorCode, Member, Op, OpKind, Role, ServerMsg, TimerEvent};
+use rand::seq::SliceRandom;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::Clock;
+use crate::outbox::Outbox;
+use crate::room::{self, ConnId, RoomCmd, RoomHandle};
+use crate::store::Store;
+
+/// Most breakout rooms per workshop.
+pub const MAX_ROOMS: usize = 100;
+/// Most participants per workshop.
+pub const MAX_PARTICIPANTS: usize = 2_000;
+/// Longest timebox.
+pub const MAX_TIMEBOX_SECS: u64 = 24 * 3600;
+/// Warning before the end when the facilitator gives none: a fifth of the timebox, at most this.
+pub const DEFAULT_WARNING_SECS: u64 = 60;
+
+/// A refused command or join: a code and a message for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+fn refuse<T>(code: ErrorCode, message: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal {
+        code,
+        message: message.into(),
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Participant {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// The breakout room (team) the participant belongs to.
+    pub room: Option<String>,
+    /// Removed by the facilitator: the token no longer works.
+    pub removed: bool,
+}
+
+impl Participant {
+    fn member(&self) -> Member {
+        Member {
+            participant: self.id.clone(),
+            name: self.name.clone(),
+            role: self.role,
+            focus: None,
+        }
+    }
+}
+
+struct RoomEntry {
+    info: RoomInfo,
+    handle: RoomHandle,
+}
+
+/// One attached connection.
+struct Conn {
+    participant: String,
+    outbox: Outbox,
+    /// Rooms this connection has joined, so that permission changes can unsubscribe it.
+    rooms: HashSet<String>,
+}
+
+pub struct WorkshopState {
+    pub title: String,
+    pub join_code: String,
+    pub observer_code: String,
+    rooms: Vec<RoomEntry>,
+    pub participants: Vec<Participant>,
+    pub breakouts_open: bool,
+    pub allow_choice: bool,
+    pub exercise: Option<Exercise>,
+    pub timer: Option<TimerView>,
+    pub stage: Option<String>,
+    pub help: Vec<HelpRequest>,
+    next_help_id: u64,
+    next_timer_id: u64,
+    next_room: u64,
+    conns: HashMap<ConnId, Conn>,
+}
+
+/// What a command asks the caller to do once the lock is released.
+#[derive(Default)]
+#[must_use]
+pub struct Effects {
+    /// Send the new workshop view to every connection.
+    pub broadcast: bool,
+    /// Seed a template into rooms.
+    pub seed: Vec<(RoomHandle, Template)>,
+    /// Unsubscribe connections from rooms they may no longer read.
+    pub evict: Vec<(RoomHandle, ConnId, String)>,
+    /// The timer changed: the timer task must recompute its next wake-up.
+    pub timer_changed: bool,
+    /// A timer event to push to everyone.
+    pub timer_event: Option<(u64, TimerEvent, u64)>,
+}
+
+/// Context that room actors are started with.
+#[derive(Clone)]
+pub struct RoomCtx {
+    pub store: Arc<dyn Store>,
+    pub tracker: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+pub struct Workshop {
+    pub id: String,
+    state: Mutex<WorkshopState>,
+    /// Wakes the timer task when the timer is set, extended or stopped.
+    timer_changed: Notify,
+    pub clock: Clock,
+    ctx: RoomCtx,
+}
+
+impl Workshop {
+    /// Creates a workshop with its plenary room and starts its timer task.
+    pub fn create(
+        id: String,
+        title: String,
+        join_code: String,
+        observer_code: String,
+        clock: Clock,
+        ctx: RoomCtx,
+    ) -> Arc<Self> {
+        let workshop = Arc::new(Workshop {
+            id,
+            state: Mutex::new(WorkshopState {
+                title,
+                join_code,
+                observer_code,
+                rooms: Vec::new(),
+                participants: Vec::new(),
+                breakouts_open: false,
+                allow_choice: false,
+                exercise: None,
+                timer: None,
+                stage: None,
+                help: Vec::new(),
+                next_help_id: 1,
+                next_timer_id: 1,
+                next_room: 1,
+                conns: HashMap::new(),
+            }),
+            timer_changed: Notify::new(),
+            clock,
+            ctx: ctx.clone(),
+        });
+        let plenary = room::spawn(
+            &workshop,
+            PLENARY,
+            ctx.store.clone(),
+            &ctx.tracker,
+            ctx.shutdown.clone(),
+        );
+        workshop.lock().rooms.push(RoomEntry {
+            info: RoomInfo {
+                id: PLENARY.into(),
+                name: "Plenary".into(),
+                kind: RoomKind::Plenary,
+            },
+            handle: plenary,
+        });
+        ctx.tracker
+            .spawn(crate::timer::run(workshop.clone(), ctx.shutdown.clone()));
+        workshop
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, WorkshopState> {
+        self.state.lock().expect("workshop lock poisoned")
+    }
+
+    pub(crate) fn timer_changed(&self) -> &Notify {
+        &self.timer_changed
+    }
+
+    /// Adds a participant and returns a copy of it.
+    pub fn add_participant(&self, id: String, name: String, role: Role) -> Result<Participant, Refusal> {
+        let participant = Participant {
+            id,
+            name,
+            role,
+            room: None,
+            removed: false,
+        };
+        {
+            let mut state = self.lock();
+            if state.participants.len() >= MAX_PARTICIPANTS {
+                return refuse(
+                    ErrorCode::Conflict,
+                    format!("a workshop holds at most {MAX_PARTICIPANTS} participants"),
+                );
+            }
+            state.participants.push(participant.clone());
+        }
+        self.broadcast_view();
+        Ok(participant)
+    }
+
+    /// The participant, if present and not removed.
+    pub fn participant(&self, id: &str) -> Option<Participant> {
+        self.lock()
+            .participants
+            .iter()
+            .find(|p| p.id == id && !p.removed)
+            .cloned()
+    }
+
+    pub fn view(&self) -> WorkshopView {
+        self.lock().view(&self.id)
+    }
+
+    /// Attaches a connection and queues its welcome, built from the current view under the
+    /// same lock, so no workshop update can overtake the welcome.
+    pub fn attach(
+        &self,
+        conn: ConnId,
+        participant: &Participant,
+        outbox: Outbox,
+        welcome: impl FnOnce(WorkshopView) -> ServerMsg,
+    ) {
+        let mut state = self.lock();
+        let _ = outbox.push(welcome(state.view(&self.id)).to_json().into());
+        state.conns.insert(
+            conn,
+            Conn {
+                participant: participant.id.clone(),
+                outbox,
+                rooms: HashSet::new(),
+            },
+        );
+    }
+
+    /// Detaches a connection and leaves every room it had joined.
+    pub async fn detach(&self, conn: ConnId) {
+        let rooms: Vec<RoomHandle> = {
+            let mut state = self.lock();
+            let Some(c) = state.conns.remove(&conn) else { return };
+            c.rooms
+                .iter()
+                .filter_map(|r| state.room(r).map(|e| e.handle.clone()))
+                .collect()
+        };
+        for handle in rooms {
+            handle.send(RoomCmd::Leave { conn, reason: None }).await;
+        }
+    }
+
+    /// Checks that the connection may read `room` and records the subscription.
+    pub fn authorize_join(&self, conn: ConnId, room: &str) -> Result<(RoomHandle, Member), Refusal> {
+        let mut state = self.lock();
+        let Some(handle) = state.room(room).map(|e| e.handle.clone()) else {
+            return refuse(ErrorCode::UnknownRoom, format!("no room {room} in this workshop"));
+        };
+        let Some(participant) = state.conns.get(&conn).and_then(|c| state.find(&c.participant)).cloned() else {
+            return refuse(ErrorCode::Unauthorized, "participant is no longer in this workshop");
+        };
+        if !state.may_read(&participant, room) {
+            return refuse(
+                ErrorCode::Forbidden,
+                format!("a {:?} of another team cannot open room {room}", participant.role).to_lowercase(),
+            );
+        }
+        if let Some(c) = state.conns.get_mut(&conn) {
+            c.rooms.insert(room.to_owned());
+        }
+        Ok((handle, participant.member()))
+    }
+
+    /// Records that the connection left `room`; returns the room's handle if it had joined.
+    pub fn record_leave(&self, conn: ConnId, room: &str) -> Option<RoomHandle> {
+        let mut state = self.lock();
+        let joined = state.conns.get_mut(&conn).is_some_and(|c| c.rooms.remove(room));
+        if joined {
+            state.room(room).map(|e| e.handle.clone())
+        } else {
+            None
+        }
+    }
+
+    /// Whether `participant` may apply `op` to `room`. Called by the room actor right before it
+    /// orders the op, so a permission change takes effect for every later op.
+    pub fn may_write(&self, participant: &str, room: &str, op: &Op) -> Result<(), String> {
+        let state = self.lock();
+        let Some(p) = state.find(participant) else {
+            return Err("participant is no longer in this workshop".into());
+        };
+        match p.role {
+            Role::Facilitator => Ok(()),
+            Role::Attendee if p.room.as_deref() == Some(room) => Ok(()),
+            Role::Attendee | Role::Observer => {
+                let feedback = matches!(&op.kind, OpKind::Create { ty, .. } if ty == "feedback");
+                if state.stage.as_deref() == Some(room) && feedback {
+                    Ok(())
+                } else if state.stage.as_deref() == Some(room) {
+                    Err("on stage, the audience may only add feedback cards".into())
+                } else {
+                    Err(format!("a {} may not edit room {room}", role_name(p.role)))
+                }
+            }
+        }
+    }
+
+    /// Runs a command for `actor` and carries out its effects.
+    pub async fn command(self: &Arc<Self>, actor: &str, command: Command) -> Result<(), Refusal> {
+        let effects = {
+            let mut state = self.lock();
+            let now = self.clock.now_ms();
+            state.execute(self, actor, command, now)?
+        };
+        self.carry_out(effects).await;
+        Ok(())
+    }
+
+    /// Fires a timer event if it is still due (idempotent: a stale or repeated call does nothing).
+    pub async fn fire_timer(self: &Arc<Self>, timer_id: u64) {
+        let effects = {
+            let mut state = self.lock();
+            let now = self.clock.now_ms();
+            state.fire_timer(timer_id, now)
+        };
+        self.carry_out(effects).await;
+    }
+
+    pub(crate) async fn carry_out(&self, effects: Effects) {
+        if effects.timer_changed {
+            self.timer_changed.notify_one();
+        }
+        if let Some((timer, event, remaining_ms)) = effects.timer_event {
+            self.broadcast(ServerMsg::Timer {
+                timer,
+                event,
+                remaining_ms,
+            });
+        }
+        for (handle, conn, reason) in effects.evict {
+            handle
+                .send(RoomCmd::Leave {
+                    conn,
+                    reason: Some(reason),
+                })
+                .await;
+        }
+        for (handle, template) in effects.seed {
+            handle.send(RoomCmd::Seed(template)).await;
+        }
+        if effects.broadcast {
+            self.broadcast_view();
+        }
+    }
+
+    /// Sends the current view to every connection, serialized once.
+    pub fn broadcast_view(&self) {
+        let state = self.lock();
+        let frame: Utf8Bytes = ServerMsg::Workshop {
+            workshop: state.view(&self.id),
+        }
+        .to_json()
+        .into();
+        for conn in state.conns.values() {
+            let _ = conn.outbox.push(frame.clone());
+        }
+    }
+
+    fn broadcast(&self, msg: ServerMsg) {
+        let frame: Utf8Bytes = msg.to_json().into();
+        for conn in self.lock().conns.values() {
+            let _ = conn.outbox.push(frame.clone());
+        }
+    }
+
+    /// Handles of every room, plenary first.
+    pub fn room_handles(&self) -> Vec<(RoomInfo, RoomHandle)> {
+        self.lock()
+            .rooms
+            .iter()
+            .map(|e| (e.info.clone(), e.handle.clone()))
+            .collect()
+    }
+
+    fn spawn_room(self: &Arc<Self>, id: &str) -> RoomHandle {
+        room::spawn(
+            self,
+            id,
+            self.ctx.store.clone(),
+            &self.ctx.tracker,
+            self.ctx.shutdown.clone(),
+        )
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Facilitator => "facilitator",
+        Role::Attendee => "attendee",
+        Role::Observer => "observer",
+    }
+}
+
+fn check_name(what: &str, s: &str, max: usize) -> Result<(), Refusal> {
+    let n = s.trim().chars().count();
+    if n == 0 || n > max {
+        return refuse(
+            ErrorCode::InvalidCommand,
+            format!("{what} must be 1 to {max} characters"),
+        );
+    }
+    Ok(())
+}
+
+impl WorkshopState {
+    fn room(&self, id: &str) -> Option<&RoomEntry> {
+        self.rooms.iter().find(|r| r.info.id == id)
+    }
+
+    fn is_breakout(&self, id: &str) -> bool {
+        self.room(id).is_some_and(|r| r.info.kind == RoomKind::Breakout)
+    }
+
+    fn find(&self, participant: &str) -> Option<&Participant> {
+        self.participants.iter().find(|p| p.id == participant && !p.removed)
+    }
+
+    fn find_mut(&mut self, participant: &str) -> Option<&mut Participant> {
+        self.participants.iter_mut().find(|p| p.id == participant && !p.removed)
+    }
+
+    /// Facilitators read every room; attendees the plenary, their team's room and the stage;
+    /// observers the plenary and the stage.
+    pub fn may_read(&self, p: &Participant, room: &str) -> bool {
+        match p.role {
+            Role::Facilitator => true,
+            _ if room == PLENARY || self.stage.as_deref() == Some(room) => true,
+            Role::Attendee => p.room.as_deref() == Some(room),
+            Role::Observer => false,
+        }
+    }
+
+    pub fn view(&self, id: &str) -> WorkshopView {
+        WorkshopView {
+            id: id.to_owned(),
+            title: self.title.clone(),
+            rooms: self.rooms.iter().map(|r| r.info.clone()).collect(),
+            participants: self
+                .participants
+                .iter()
+                .filter(|p| !p.removed)
+                .map(|p| ParticipantInfo {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    role: p.role,
+                    room: p.room.clone(),
+                })
+                .collect(),
+            breakouts_open: self.breakouts_open,
+            allow_choice: self.allow_choice,
+            exercise: self.exercise.clone(),
+            timer: self.timer.clone(),
+            stage: self.stage.clone(),
+            help: self.help.clone(),
+        }
+    }
+
+    /// Connections subscribed to rooms they may no longer read.
+    fn evictions(&mut self, reason: &str) -> Vec<(RoomHandle, ConnId, String)> {
+        let mut out = Vec::new();
+        let mut drop_list = Vec::new();
+        for (id, conn) in &self.conns {
+            let Some(p) = self.find(&conn.participant) else {
+                continue;
+            };
+            for room in &conn.rooms {
+                if !self.may_read(p, room) {
+                    if let Some(entry) = self.room(room) {
+                        out.push((entry.handle.clone(), *id, reason.to_owned()));
+                    }
+                    drop_list.push((*id, room.clone()));
+                }
+            }
+        }
+        for (id, room) in drop_list {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.rooms.remove(&room);
+            }
+        }
+        out
+    }
+
+    fn execute(
+        &mut self,
+        workshop: &Arc<Workshop>,
+        actor: &str,
+        command: Command,
+        now: u64,
+    ) -> Result<Effects, Refusal> {
+        let Some(actor) = self.find(actor).cloned() else {
+            return refuse(ErrorCode::Unauthorized, "participant is no longer in this workshop");
+        };
+        let facilitator_only = !matches!(
+            command,
+            Command::ChooseRoom { .. } | Command::RaiseHand { .. } | Command::LowerHand
+        );
+        let allowed = match actor.role {
+            Role::Facilitator => facilitator_only,
+            Role::Attendee => !facilitator_only,
+            Role::Observer => false,
+        };
+        if !allowed {
+            return refuse(
+                ErrorCode::Forbidden,
+                format!(
+                    "a {} may not {}",
+                    role_name(actor.role),
+                    command.name().replace('_', " ")
+                ),
+            );
+        }
+        let mut fx = Effects {
+            broadcast: true,
+            ..Effects::default()
+        };
+        match command {
+            Command::CreateBreakouts { names } => {
+                if names.is_empty() || self.rooms.len() - 1 + names.len() > MAX_ROOMS {
+                    return refuse(
+                        ErrorCode::InvalidCommand,
+                        format!("give 1 to {MAX_ROOMS} room names in all"),
+                    );
+                }
+                for name in &names {
+                    check_name("a room name", name, 60)?;
+                }
+                for name in names {
+                    let id = format!("room-{}", self.next_room);
+                    self.next_room += 1;
+                    let handle = workshop.spawn_room(&id);
+                    self.rooms.push(RoomEntry {
+                        info: RoomInfo {
+                            id,
+                            name: name.trim().to_owned(),
+                            kind: RoomKind::Breakout,
+                        },
+                        handle,
+                    });
+                }
+            }
+            Command::AssignAuto => {
+                let breakouts: Vec<String> = self
+                    .rooms
+                    .iter()
+                    .filter(|r| r.info.kind == RoomKind::Breakout)
+                    .map(|r| r.info.id.clone())
+                    .collect();
+                if breakouts.is_empty() {
+                    return refuse(ErrorCode::Conflict, "create breakout rooms before assigning");
+                }
+                let mut attendees: Vec<usize> = (0..self.participants.len())
+                    .filter(|&i| self.participants[i].role == Role::Attendee && !self.participants[i].removed)
+                    .collect();
+                attendees.shuffle(&mut rand::rng());
+                for (n, i) in attendees.into_iter().enumerate() {
+                    self.participants[i].room = Some(breakouts[n % breakouts.len()].clone());
+                }
+                fx.evict = self.evictions("moved to another team");
+            }
+            Command::AllowChoice { allow } => self.allow_choice = allow,
+            Command::MoveParticipant { participant, room } => {
+                if let Some(r) = &room {
+                    if !self.is_breakout(r) {
+                        return refuse(ErrorCode::UnknownRoom, format!("no breakout room {r}"));
+                    }
+                }
+                let Some(p) = self.find_mut(&participant) else {
+                    return refuse(ErrorCode::UnknownParticipant, format!("no participant {participant}"));
+                };
+                if p.role != Role::Attendee {
+                    return refuse(ErrorCode::InvalidCommand, "only attendees belong to teams");
+                }
+                p.room = room;
+                fx.evict = self.evictions("moved to another team");
+            }
+            Command::ChooseRoom { room } => {
+                if !self.allow_choice {
+                    return refuse(ErrorCode::Conflict, "the facilitator has not opened room choice");
+                }
+                if !self.is_breakout(&room) {
+                    return refuse(ErrorCode::UnknownRoom, format!("no breakout room {room}"));
+                }
+                if let Some(p) = self.find_mut(&actor.id) {
+                    p.room = Some(room);
+                }
+                fx.evict = self.evictions("moved to another team");
+            }
+            Command::OpenBreakouts => {
+                if !self.rooms.iter().any(|r| r.info.kind == RoomKind::Breakout) {
+                    return refuse(ErrorCode::Conflict, "there are no breakout rooms to open");
+                }
+                self.breakouts_open = true;
+            }
+            Command::CloseBreakouts => self.breakouts_open = false,
+            Command::BroadcastExercise {
+                title,
+                instructions,
+                timebox_secs,
+                template,
+                rooms,
+                auto_close,
+                warning_secs,
+            } => {
+                check_name("the exercise title", &title, 300)?;
+                if instructions.chars().count() > 10_000 {
+                    return refuse(
+                        ErrorCode::InvalidCommand,
+                        "instructions must be at most 10000 characters",
+                    );
+                }
+                if timebox_secs == 0 || timebox_secs > MAX_TIMEBOX_SECS {
+                    return refuse(
+                        ErrorCode::InvalidCommand,
+                        format!("timebox must be 1 to {MAX_TIMEBOX_SECS} seconds"),
+                    );
+                }
+                let targets = match rooms {
+                    Some(list) if list.is_empty() => {
+                        return refuse(ErrorCode::InvalidCommand, "rooms must not be empty")
+                    }
+                    Some(list) => {
+                        if let Some(bad) = list.iter().find(|r| self.room(r).is_none()) {
+                            return refuse(ErrorCode::UnknownRoom, format!("no room {bad}"));
+                        }
+                        list
+                    }
+                    None => {
+                        let all: Vec<String> = self
+                            .rooms
+                            .iter()
+                            .filter(|r| r.info.kind == RoomKind::Breakout)
+                            .map(|r| r.info.id.clone())
+                            .collect();
+                        if all.is_empty() {
+                            vec![PLENARY.to_owned()]
+                        } else {
+                            all
+                        }
+                    }
+                };
+                let duration_ms = timebox_secs * 1000;
+                let warning_ms = warning_secs
+                    .map(|s| s * 1000)
+                    .unwrap_or_else(|| (duration_ms / 5).min(DEFAULT_WARNING_SECS * 1000))
+                    .min(duration_ms);
+                let id = self.next_timer_id;
+                self.next_timer_id += 1;
+                self.timer = Some(TimerView {
+                    id,
+                    deadline_ms: now + duration_ms,
+                    duration_ms,
+                    warning_ms,
+                    auto_close,
+                    state: TimerState::Running,
+                });
+                if let Some(template) = template {
+                    fx.seed = targets
+                        .iter()
+                        .filter_map(|r| self.room(r).map(|e| (e.handle.clone(), template)))
+                        .collect();
+                }
+                self.exercise = Some(Exercise {
+                    title: title.trim().to_owned(),
+                    instructions,
+                    template,
+                    rooms: targets,
+                });
+                fx.timer_changed = true;
+            }
+            Command::ExtendTimer { secs } => {
+                let Some(timer) = self
+                    .timer
+                    .as_mut()
+                    .filter(|t| matches!(t.state, TimerState::Running | TimerState::Warned))
+                else {
+                    return refuse(ErrorCode::Conflict, "no timer is running");
+                };
+                if secs == 0 || secs > MAX_TIMEBOX_SECS {
+                    return refuse(
+                        ErrorCode::InvalidCommand,
+                        format!("extend by 1 to {MAX_TIMEBOX_SECS} seconds"),
+                    );
+                }
+                timer.deadline_ms += secs * 1000;
+                timer.duration_ms += secs * 1000;
+                if timer.deadline_ms.saturating_sub(now) > timer.warning_ms {
+                    timer.state = TimerState::Running;
+                }
+                fx.timer_changed = true;
+            }
+            Command::StopTimer => {
+                let Some(timer) = self
+                    .timer
+                    .as_mut()
+                    .filter(|t| matches!(t.state, TimerState::Running | TimerState::Warned))
+                else {
+                    return refuse(ErrorCode::Conflict, "no timer is running");
+                };
+                timer.state = TimerState::Stopped;
+                fx.timer_changed = true;
+            }
+            Command::SetStage { room } => {
+                if let Some(r) = &room {
+                    if !self.is_breakout(r) {
+                        return refuse(ErrorCode::UnknownRoom, format!("no breakout room {r}"));
+                    }
+                }
+                self.stage = room;
+                fx.evict = self.evictions("the review stage moved on");
+            }
+            Command::RaiseHand { note, object } => {
+                if note.chars().count() > 500 {
+                    return refuse(ErrorCode::InvalidCommand, "a help note is at most 500 characters");
+                }
+                let room = actor.room.clone().unwrap_or_else(|| PLENARY.to_owned());
+                self.help.retain(|h| h.participant != actor.id);
+                let id = self.next_help_id;
+                self.next_help_id += 1;
+                self.help.push(HelpRequest {
+                    id,
+                    participant: actor.id.clone(),
+                    name: actor.name.clone(),
+                    room,
+                    note,
+                    object,
+                    raised_ms: now,
+                });
+            }
+            Command::LowerHand => {
+                let before = self.help.len();
+                self.help.retain(|h| h.participant != actor.id);
+                if self.help.len() == before {
+                    return refuse(ErrorCode::Conflict, "your hand is not raised");
+                }
+            }
+            Command::ResolveHelp { id } => {
+                let before = self.help.len();
+                self.help.retain(|h| h.id != id);
+                if self.help.len() == before {
+                    return refuse(ErrorCode::InvalidCommand, format!("no open help request {id}"));
+                }
+            }
+            Command::RemoveParticipant { participant } => {
+                let Some(p) = self.find_mut(&participant) else {
+                    return refuse(ErrorCode::UnknownParticipant, format!("no participant {participant}"));
+                };
+                if p.role == Role::Facilitator {
+                    return refuse(ErrorCode::InvalidCommand, "a facilitator cannot be removed");
+                }
+                p.removed = true;
+                p.room = None;
+                self.help.retain(|h| h.participant != participant);
+                for conn in self.conns.values().filter(|c| c.participant == participant) {
+                    conn.outbox.close(close::REMOVED, "removed by the facilitator");
+                }
+            }
+        }
+        Ok(fx)
+    }
+
+    fn fire_timer(&mut self, timer_id: u64, now: u64) -> Effects {
+        let mut fx = Effects::default();
+        let Some(timer) = self.timer.as_mut().filter(|t| t.id == timer_id) else {
+            return fx;
+        };
+        let remaining = timer.deadline_ms.saturating_sub(now);
+        match timer.state {
+            TimerState::Running | TimerState::Warned if remaining == 0 => {
+                timer.state = TimerState::Expired;
+                fx.timer_event = Some((timer.id, TimerEvent::Expired, 0));
+                if timer.auto_close {
+                    self.breakouts_open = false;
+                }
+                fx.broadcast = true;
+            }
+            TimerState::Running if remaining <= timer.warning_ms => {
+                timer.state = TimerState::Warned;
+                fx.timer_event = Some((timer.id, TimerEvent::Warning, remaining));
+                fx.broadcast = true;
+            }
+            _ => {}
+        }
+        fx
+    }
+
+    /// When the timer task should next call [`Workshop::fire_timer`], and for which timer.
+    pub fn next_timer_event(&self) -> Option<(u64, u64)> {
+        let timer = self.timer.as_ref()?;
+        match timer.state {
+            TimerState::Running if timer.warning_ms > 0 => Some((timer.id, timer.deadline_ms - timer.warning_ms)),
+            TimerState::Running | TimerState::Warned => Some((timer.id, timer.deadline_ms)),
+            TimerState::Expired | TimerState::Stopped => None,
+        }
+    }
+}

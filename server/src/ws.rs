@@ -1,0 +1,426 @@
+//! The WebSocket endpoint: one reader (this task) and one writer task per connection.
+//!
+//! The reader enforces the hello deadline, the frame size cap, the rate limit and the
+//! heartbeat timeout, and routes each message to the workshop or a room actor. The writer
+//! drains the connection's [`Outbox`] and pings. Neither holds a lock across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use plenary_protocol::{close, decode_client, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::{timeout, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info};
+
+use crate::auth::AuthError;
+use crate::outbox::{Frame, Outbox};
+use crate::room::{ConnId, RoomCmd, RoomHandle};
+use crate::state::{random_id, AppState};
+use crate::workshop::{Participant, Workshop};
+
+/// How long one socket write may take before the peer counts as gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the reader waits for the writer to flush the final close frame.
+const CLOSE_FLUSH: Duration = Duration::from_secs(2);
+/// Rate-limited messages, since the bucket was last full, after which the connection is
+/// closed as a flood.
+const FLOOD_STRIKES: u32 = 500;
+/// Longest presence focus string.
+const MAX_FOCUS_CHARS: usize = 64;
+
+/// `GET /ws`
+pub async fn upgrade(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let Ok(permit) = app.0.connections.clone().try_acquire_owned() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    };
+    if app.0.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    let max = app.0.config.max_frame_bytes;
+    let tracker = app.0.tracker.clone();
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| tracker.track_future(serve(socket, app, permit)))
+}
+
+/// A token bucket per connection.
+struct RateLimit {
+    tokens: f64,
+    burst: f64,
+    per_sec: f64,
+    last: Instant,
+    strikes: u32,
+}
+
+impl RateLimit {
+    fn new(per_sec: u32, burst: u32) -> Self {
+        Self {
+            tokens: burst as f64,
+            burst: burst as f64,
+            per_sec: per_sec as f64,
+            last: Instant::now(),
+            strikes: 0,
+        }
+    }
+
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_sec).min(self.burst);
+        self.last = now;
+        if self.tokens >= self.burst {
+            self.strikes = 0;
+        }
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            self.strikes += 1;
+            false
+        }
+    }
+}
+
+async fn serve(socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) {
+    let (sink, mut stream) = socket.split();
+    let outbox = Outbox::new(app.0.config.outbox_bytes);
+    let gone = CancellationToken::new();
+    let writer = tokio::spawn(write_loop(
+        sink,
+        outbox.clone(),
+        app.0.config.ping_interval(),
+        gone.clone(),
+    ));
+
+    if let Some((workshop, participant, resume)) = hello(&app, &mut stream, &outbox).await {
+        let conn = app.next_conn_id();
+        let session = format!("s-{conn}-{}", random_id(6));
+        debug!(%session, participant = %participant.id, "connected");
+        let mut c = Connection {
+            app: app.clone(),
+            workshop: workshop.clone(),
+            participant,
+            conn,
+            outbox: outbox.clone(),
+            rooms: HashMap::new(),
+            rate: RateLimit::new(app.0.config.rate_per_sec, app.0.config.rate_burst),
+        };
+        workshop.attach(conn, &c.participant, outbox.clone(), |view| ServerMsg::Welcome {
+            protocol: PROTOCOL_VERSION,
+            session: session.clone(),
+            participant: c.participant_member(),
+            server_time: app.0.clock.now_ms(),
+            heartbeat_ms: app.0.config.ping_interval().as_millis() as u64,
+            workshop: view,
+        });
+        for point in resume {
+            c.join(point.room, Some((point.epoch, point.seq))).await;
+        }
+        c.read_loop(&mut stream, &gone).await;
+        workshop.detach(conn).await;
+        debug!(%session, "disconnected");
+    }
+    outbox.close(close::NORMAL, "bye");
+    let _ = timeout(CLOSE_FLUSH, writer).await;
+}
+
+/// Reads the first frame, which must be a valid hello, within the hello deadline.
+async fn hello(
+    app: &AppState,
+    stream: &mut SplitStream<WebSocket>,
+    outbox: &Outbox,
+) -> Option<(Arc<Workshop>, Participant, Vec<plenary_protocol::ResumePoint>)> {
+    let fail = |code: ErrorCode, message: &str, close_code: u16, reason: &'static str| {
+        let _ = outbox.push(ServerMsg::error(code, message).to_json().into());
+        outbox.close(close_code, reason);
+        None
+    };
+    let deadline = Instant::now() + app.0.config.hello_timeout();
+    let text = loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => {
+                return fail(
+                    ErrorCode::HelloRequired,
+                    "no hello in time",
+                    close::HELLO_TIMEOUT,
+                    "hello timeout",
+                )
+            }
+            Ok(None) | Ok(Some(Err(_))) => return None,
+            Ok(Some(Ok(Message::Text(t)))) => break t,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(Some(Ok(Message::Close(_)))) => return None,
+            Ok(Some(Ok(Message::Binary(_)))) => {
+                return fail(
+                    ErrorCode::BinaryNotSupported,
+                    "send JSON text frames",
+                    close::PROTOCOL_ERROR,
+                    "binary frame",
+                )
+            }
+        }
+    };
+    let (protocol, token, resume) = match decode_client(&text) {
+        Ok(ClientMsg::Hello {
+            protocol,
+            token,
+            resume,
+        }) => (protocol, token, resume),
+        Ok(_) => {
+            return fail(
+                ErrorCode::HelloRequired,
+                "the first message must be hello",
+                close::PROTOCOL_ERROR,
+                "hello required",
+            )
+        }
+        Err(e) => return fail(e.code, &e.message, close::PROTOCOL_ERROR, "bad hello"),
+    };
+    if protocol != PROTOCOL_VERSION {
+        let message = format!("this server speaks protocol {PROTOCOL_VERSION}");
+        return fail(
+            ErrorCode::UnsupportedProtocol,
+            &message,
+            close::UNSUPPORTED_PROTOCOL,
+            "unsupported protocol",
+        );
+    }
+    let claims = match app.0.auth.verify(&token, app.0.clock.now_ms()) {
+        Ok(c) => c,
+        Err(AuthError::Expired) => {
+            return fail(
+                ErrorCode::Unauthorized,
+                "token has expired",
+                close::UNAUTHORIZED,
+                "unauthorized",
+            )
+        }
+        Err(_) => {
+            return fail(
+                ErrorCode::Unauthorized,
+                "token is invalid",
+                close::UNAUTHORIZED,
+                "unauthorized",
+            )
+        }
+    };
+    let workshop = app.workshop(&claims.w);
+    let participant = workshop.as_ref().and_then(|w| w.participant(&claims.p));
+    match (workshop, participant) {
+        (Some(w), Some(p)) if p.role == claims.r => Some((w, p, resume)),
+        _ => fail(
+            ErrorCode::Unauthorized,
+            "participant is not in this workshop",
+            close::UNAUTHORIZED,
+            "unauthorized",
+        ),
+    }
+}
+
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    outbox: Outbox,
+    ping_every: Duration,
+    gone: CancellationToken,
+) {
+    let mut ping = tokio::time::interval(ping_every);
+    ping.tick().await;
+    loop {
+        let message = tokio::select! {
+            frame = outbox.pop() => match frame {
+                Frame::Text(t) => Message::Text(t),
+                Frame::Close(code, reason) => {
+                    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+                    let _ = timeout(CLOSE_FLUSH, sink.send(Message::Close(Some(frame)))).await;
+                    break;
+                }
+            },
+            _ = ping.tick() => Message::Ping(Default::default()),
+        };
+        match timeout(WRITE_TIMEOUT, sink.send(message)).await {
+            Ok(Ok(())) => {}
+            _ => break,
+        }
+    }
+    // Tell the reader the peer is gone or closed, so it stops too.
+    gone.cancel();
+}
+
+struct Connection {
+    app: AppState,
+    workshop: Arc<Workshop>,
+    participant: Participant,
+    conn: ConnId,
+    outbox: Outbox,
+    /// Rooms this connection joined, with their actors' handles.
+    rooms: HashMap<String, RoomHandle>,
+    rate: RateLimit,
+}
+
+impl Connection {
+    fn participant_member(&self) -> plenary_protocol::Member {
+        plenary_protocol::Member {
+            participant: self.participant.id.clone(),
+            name: self.participant.name.clone(),
+            role: self.participant.role,
+            focus: None,
+        }
+    }
+
+    fn send(&self, msg: ServerMsg) {
+        let _ = self.outbox.push(msg.to_json().into());
+    }
+
+    fn error(&self, code: ErrorCode, message: impl Into<String>, req: Option<String>) {
+        self.send(ServerMsg::Error {
+            code,
+            message: message.into(),
+            req,
+        });
+    }
+
+    async fn read_loop(&mut self, stream: &mut SplitStream<WebSocket>, gone: &CancellationToken) {
+        let shutdown = self.app.0.shutdown.clone();
+        let heartbeat = self.app.0.config.heartbeat_timeout();
+        loop {
+            let next = tokio::select! {
+                next = timeout(heartbeat, stream.next()) => next,
+                _ = gone.cancelled() => return,
+                _ = shutdown.cancelled() => {
+                    self.send(ServerMsg::Reconnect { reason: "server restarting".into(), retry_ms: 1_000 });
+                    self.outbox.close(close::RESTART, "server restarting");
+                    return;
+                }
+            };
+            let message = match next {
+                Err(_) => {
+                    info!(participant = %self.participant.id, "heartbeat timeout");
+                    self.outbox.close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
+                    return;
+                }
+                Ok(None) => return,
+                Ok(Some(Err(e))) => {
+                    let e = e.to_string();
+                    if e.contains("too long") || e.contains("Space limit") {
+                        self.outbox.close(close::TOO_BIG, "message too big");
+                    }
+                    debug!(error = %e, "socket error");
+                    return;
+                }
+                Ok(Some(Ok(m))) => m,
+            };
+            match message {
+                Message::Text(text) => {
+                    if !self.rate.allow() {
+                        if self.rate.strikes > FLOOD_STRIKES {
+                            self.error(ErrorCode::RateLimited, "too many messages; closing", None);
+                            self.outbox.close(close::FLOOD, "flood");
+                            return;
+                        }
+                        self.rate_limited(&text);
+                        continue;
+                    }
+                    match decode_client(&text) {
+                        Ok(msg) => self.dispatch(msg).await,
+                        Err(e) => self.error(e.code, e.message, None),
+                    }
+                }
+                Message::Binary(_) => self.error(ErrorCode::BinaryNotSupported, "send JSON text frames", None),
+                Message::Ping(_) | Message::Pong(_) => {}
+                Message::Close(_) => return,
+            }
+        }
+    }
+
+    /// Answers a message dropped by the rate limit: a reject for an op, an error otherwise.
+    fn rate_limited(&self, text: &str) {
+        let message = "too many messages; slow down";
+        match decode_client(text) {
+            Ok(ClientMsg::Op { room, op }) => self.send(ServerMsg::Reject {
+                room,
+                op_id: op.id,
+                code: ErrorCode::RateLimited,
+                message: message.into(),
+            }),
+            Ok(ClientMsg::Command { req, .. }) => self.error(ErrorCode::RateLimited, message, req),
+            _ => self.error(ErrorCode::RateLimited, message, None),
+        }
+    }
+
+    async fn dispatch(&mut self, msg: ClientMsg) {
+        match msg {
+            ClientMsg::Hello { .. } => self.error(ErrorCode::AlreadyHello, "hello was already received", None),
+            ClientMsg::Join { room, epoch, seq } => self.join(room, epoch.zip(seq)).await,
+            ClientMsg::Leave { room } => match self.workshop.record_leave(self.conn, &room) {
+                Some(handle) => {
+                    self.rooms.remove(&room);
+                    handle
+                        .send(RoomCmd::Leave {
+                            conn: self.conn,
+                            reason: None,
+                        })
+                        .await;
+                }
+                None => self.error(ErrorCode::NotInRoom, format!("not in room {room}"), None),
+            },
+            ClientMsg::Op { room, op } => match self.rooms.get(&room) {
+                Some(handle) => {
+                    handle.send(RoomCmd::Op { conn: self.conn, op }).await;
+                }
+                None => self.send(ServerMsg::Reject {
+                    room: room.clone(),
+                    op_id: op.id,
+                    code: ErrorCode::NotInRoom,
+                    message: format!("join room {room} before sending ops to it"),
+                }),
+            },
+            ClientMsg::Presence { room, focus } => {
+                if focus.as_ref().is_some_and(|f| f.chars().count() > MAX_FOCUS_CHARS) {
+                    return self.error(
+                        ErrorCode::Malformed,
+                        format!("focus is at most {MAX_FOCUS_CHARS} characters"),
+                        None,
+                    );
+                }
+                match self.rooms.get(&room) {
+                    Some(handle) => {
+                        handle.send(RoomCmd::Focus { conn: self.conn, focus }).await;
+                    }
+                    None => self.error(ErrorCode::NotInRoom, format!("not in room {room}"), None),
+                }
+            }
+            ClientMsg::Command { req, command } => match self.workshop.command(&self.participant.id, command).await {
+                Ok(()) => self.send(ServerMsg::Done { req }),
+                Err(r) => self.error(r.code, r.message, req),
+            },
+            ClientMsg::Ping { t } => self.send(ServerMsg::Pong {
+                t,
+                server_time: self.app.0.clock.now_ms(),
+            }),
+        }
+    }
+
+    async fn join(&mut self, room: String, resume: Option<(u64, u64)>) {
+        match self.workshop.authorize_join(self.conn, &room) {
+            Ok((handle, member)) => {
+                handle
+                    .send(RoomCmd::Join {
+                        conn: self.conn,
+                        member,
+                        outbox: self.outbox.clone(),
+                        resume,
+                    })
+                    .await;
+                self.rooms.insert(room, handle);
+            }
+            Err(r) => self.error(r.code, r.message, None),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! One integration-test binary with shared helpers (see `plenary_tests`).
+
+mod coedit;
