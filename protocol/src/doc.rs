@@ -41,7 +41,10 @@ pub struct Object {
 impl Object {
     /// The current value of `name`, treating a cleared field as absent.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields.get(name).map(|f| &f.value).filter(|v| **v != Value::Null)
+        self.fields
+            .get(name)
+            .map(|f| &f.value)
+            .filter(|v| **v != Value::Null)
     }
 }
 
@@ -117,7 +120,11 @@ impl Doc {
                     false
                 }
             }
-            OpKind::Move { object, parent, pos } => match self.objects.get_mut(object) {
+            OpKind::Move {
+                object,
+                parent,
+                pos,
+            } => match self.objects.get_mut(object) {
                 Some(obj) if wins(stamp, &(parent, pos), &obj.placed, &(&obj.parent, &obj.pos)) => {
                     obj.parent = parent.clone();
                     obj.pos = pos.clone();

@@ -92,7 +92,10 @@ fn midpoint(a: &[u8], b: Option<&[u8]>) -> Vec<u8> {
     // The first digits (or the lack of one) differ.
     let digit_a = a.first().and_then(|&c| digit_index(c)).unwrap_or(0);
     let digit_b = match b {
-        Some(b) => b.first().and_then(|&c| digit_index(c)).unwrap_or(DIGITS.len()),
+        Some(b) => b
+            .first()
+            .and_then(|&c| digit_index(c))
+            .unwrap_or(DIGITS.len()),
         None => DIGITS.len(),
     };
     if digit_b - digit_a > 1 {

@@ -21,7 +21,9 @@ pub mod workshop;
 
 pub use doc::{Doc, Field, Object};
 pub use error::{close, ErrorCode};
-pub use message::{decode_client, ClientMsg, Member, ResumePoint, Role, ServerMsg, TimerEvent, PROTOCOL_VERSION};
+pub use message::{
+    decode_client, ClientMsg, Member, ResumePoint, Role, ServerMsg, TimerEvent, PROTOCOL_VERSION,
+};
 pub use op::{Op, OpKind};
 pub use validate::{validate, ValidationError};
 pub use value::{Stamp, Value};

@@ -115,7 +115,11 @@ pub enum ServerMsg {
     /// An op another member made, in room order.
     Op { room: String, seq: u64, op: Op },
     /// The sender's op was committed at `seq`.
-    Ack { room: String, op_id: String, seq: u64 },
+    Ack {
+        room: String,
+        op_id: String,
+        seq: u64,
+    },
     /// The sender's op was refused; nothing changed.
     Reject {
         room: String,
@@ -188,7 +192,9 @@ pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
     match serde_json::from_str::<ClientMsg>(text) {
         Ok(msg) => Ok(msg),
         Err(e) => {
-            const KNOWN: &[&str] = &["hello", "join", "leave", "op", "presence", "command", "ping"];
+            const KNOWN: &[&str] = &[
+                "hello", "join", "leave", "op", "presence", "command", "ping",
+            ];
             let ty = serde_json::from_str::<serde_json::Value>(text)
                 .ok()
                 .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));

@@ -83,9 +83,17 @@ const fn one_of(name: &'static str, values: &'static [&'static str]) -> FieldSch
 }
 
 /// The five sections of a Product Vision Board (Roman Pichler).
-pub const VISION_SECTIONS: &[&str] = &["vision", "target_group", "needs", "product", "business_goals"];
+pub const VISION_SECTIONS: &[&str] = &[
+    "vision",
+    "target_group",
+    "needs",
+    "product",
+    "business_goals",
+];
 /// Estimate scales: Fibonacci story points and T-shirt sizes.
-pub const ESTIMATES: &[&str] = &["1", "2", "3", "5", "8", "13", "21", "?", "XS", "S", "M", "L", "XL"];
+pub const ESTIMATES: &[&str] = &[
+    "1", "2", "3", "5", "8", "13", "21", "?", "XS", "S", "M", "L", "XL",
+];
 pub const ITEM_STATUSES: &[&str] = &["new", "ready", "in_progress", "done"];
 pub const DECISIONS: &[&str] = &["persevere", "pivot", "retire", "keep_testing"];
 pub const LEAN_COFFEE_COLUMNS: &[&str] = &["to_discuss", "discussing", "discussed"];
@@ -95,12 +103,18 @@ pub const SCHEMAS: &[TypeSchema] = &[
     TypeSchema {
         name: "vision_section",
         parents: &[ROOT_TYPE],
-        fields: &[one_of("section", VISION_SECTIONS), text("title", MAX_TITLE_CHARS)],
+        fields: &[
+            one_of("section", VISION_SECTIONS),
+            text("title", MAX_TITLE_CHARS),
+        ],
     },
     TypeSchema {
         name: "vision_note",
         parents: &["vision_section"],
-        fields: &[text("text", MAX_TEXT_CHARS), text("author", MAX_LABEL_CHARS)],
+        fields: &[
+            text("text", MAX_TEXT_CHARS),
+            text("author", MAX_LABEL_CHARS),
+        ],
     },
     TypeSchema {
         name: "backlog_item",
@@ -157,7 +171,10 @@ pub const SCHEMAS: &[TypeSchema] = &[
     TypeSchema {
         name: "feedback",
         parents: &[ROOT_TYPE, "backlog_item"],
-        fields: &[text("text", MAX_TEXT_CHARS), text("author", MAX_LABEL_CHARS)],
+        fields: &[
+            text("text", MAX_TEXT_CHARS),
+            text("author", MAX_LABEL_CHARS),
+        ],
     },
 ];
 

@@ -36,7 +36,10 @@ pub fn seed_ops(doc: &Doc, template: Template) -> Vec<Op> {
             for section in VISION_SECTIONS {
                 let fields = BTreeMap::from([
                     ("section".to_owned(), Value::Text((*section).to_owned())),
-                    ("title".to_owned(), Value::Text(title_of(section).to_owned())),
+                    (
+                        "title".to_owned(),
+                        Value::Text(title_of(section).to_owned()),
+                    ),
                 ]);
                 wanted.push((format!("tpl.vision.{section}"), "vision_section", fields));
             }
@@ -44,15 +47,27 @@ pub fn seed_ops(doc: &Doc, template: Template) -> Vec<Op> {
         Template::Backlog => {
             let fields = BTreeMap::from([
                 ("title".to_owned(), Value::Text("Example story".to_owned())),
-                ("role".to_owned(), Value::Text("workshop attendee".to_owned())),
-                ("goal".to_owned(), Value::Text("see how a good story reads".to_owned())),
-                ("benefit".to_owned(), Value::Text("I can write my own".to_owned())),
+                (
+                    "role".to_owned(),
+                    Value::Text("workshop attendee".to_owned()),
+                ),
+                (
+                    "goal".to_owned(),
+                    Value::Text("see how a good story reads".to_owned()),
+                ),
+                (
+                    "benefit".to_owned(),
+                    Value::Text("I can write my own".to_owned()),
+                ),
                 ("status".to_owned(), Value::Text("new".to_owned())),
             ]);
             wanted.push(("tpl.backlog.example".to_owned(), "backlog_item", fields));
         }
         Template::Experiment => {
-            let fields = BTreeMap::from([("hypothesis".to_owned(), Value::Text("We believe that ...".to_owned()))]);
+            let fields = BTreeMap::from([(
+                "hypothesis".to_owned(),
+                Value::Text("We believe that ...".to_owned()),
+            )]);
             wanted.push(("tpl.experiment.1".to_owned(), "experiment", fields));
         }
         Template::LeanCoffee => {}

@@ -5,7 +5,9 @@ use crate::doc::Doc;
 use crate::error::ErrorCode;
 use crate::fractional;
 use crate::op::{Op, OpKind};
-use crate::schema::{self, FieldKind, TypeSchema, MAX_ID_CHARS, MAX_OBJECTS, MAX_POS_CHARS, ROOT, ROOT_TYPE};
+use crate::schema::{
+    self, FieldKind, TypeSchema, MAX_ID_CHARS, MAX_OBJECTS, MAX_POS_CHARS, ROOT, ROOT_TYPE,
+};
 use crate::value::Value;
 
 /// How far beyond the document clock a stamp may jump. Bounds the damage of a client that
@@ -47,10 +49,16 @@ pub fn validate(doc: &Doc, op: &Op) -> Result<(), ValidationError> {
         );
     }
     if op.stamp.clock == 0 || op.stamp.clock > MAX_CLOCK {
-        return err(ErrorCode::InvalidOp, "stamp clock must be between 1 and 2^53-1");
+        return err(
+            ErrorCode::InvalidOp,
+            "stamp clock must be between 1 and 2^53-1",
+        );
     }
     if op.stamp.clock > doc.clock.saturating_add(MAX_CLOCK_JUMP) {
-        return err(ErrorCode::InvalidOp, "stamp clock jumps too far ahead of the document");
+        return err(
+            ErrorCode::InvalidOp,
+            "stamp clock jumps too far ahead of the document",
+        );
     }
     match &op.kind {
         OpKind::Create {
@@ -73,7 +81,10 @@ pub fn validate(doc: &Doc, op: &Op) -> Result<(), ValidationError> {
                 );
             }
             let Some(schema) = schema::schema(ty) else {
-                return err(ErrorCode::UnknownType, format!("unknown object type {ty:?}"));
+                return err(
+                    ErrorCode::UnknownType,
+                    format!("unknown object type {ty:?}"),
+                );
             };
             if doc.live_count() >= MAX_OBJECTS {
                 return err(
@@ -92,15 +103,25 @@ pub fn validate(doc: &Doc, op: &Op) -> Result<(), ValidationError> {
             }
             // The object exists, so its type is one validation accepted.
             let Some(schema) = schema::schema(&obj.ty) else {
-                return err(ErrorCode::UnknownType, format!("unknown object type {:?}", obj.ty));
+                return err(
+                    ErrorCode::UnknownType,
+                    format!("unknown object type {:?}", obj.ty),
+                );
             };
             check_fields(schema, fields)
         }
         OpKind::Delete { object } => live(doc, object).map(|_| ()),
-        OpKind::Move { object, parent, pos } => {
+        OpKind::Move {
+            object,
+            parent,
+            pos,
+        } => {
             let obj = live(doc, object)?;
             let Some(schema) = schema::schema(&obj.ty) else {
-                return err(ErrorCode::UnknownType, format!("unknown object type {:?}", obj.ty));
+                return err(
+                    ErrorCode::UnknownType,
+                    format!("unknown object type {:?}", obj.ty),
+                );
             };
             check_parent(doc, schema, parent)?;
             check_pos(pos)
@@ -197,7 +218,10 @@ fn check_fields(
                 }
             }
             (kind, _) => {
-                return err(ErrorCode::InvalidValue, format!("{name} expects {}", describe(kind)));
+                return err(
+                    ErrorCode::InvalidValue,
+                    format!("{name} expects {}", describe(kind)),
+                );
             }
         }
     }

@@ -18,7 +18,10 @@ pub enum Command {
     /// Facilitator: let attendees pick their own room with `choose_room` (or stop letting them).
     AllowChoice { allow: bool },
     /// Facilitator: move one participant to a room (`null` to unassign).
-    MoveParticipant { participant: String, room: Option<String> },
+    MoveParticipant {
+        participant: String,
+        room: Option<String>,
+    },
     /// Attendee, while choice is allowed: join this breakout room's team.
     ChooseRoom { room: String },
     /// Facilitator: send everyone to their breakout rooms (the same teams as before).

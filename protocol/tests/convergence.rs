@@ -148,7 +148,10 @@ fn fields_for(schema: &TypeSchema, count: usize, v: u16) -> BTreeMap<String, Val
     (0..count)
         .map(|k| {
             let f = &schema.fields[(usize::from(v) / 3 + k * 5) % schema.fields.len()];
-            (f.name.to_owned(), value_for(f.kind, v.rotate_left(k as u32 * 5)))
+            (
+                f.name.to_owned(),
+                value_for(f.kind, v.rotate_left(k as u32 * 5)),
+            )
         })
         .collect()
 }
@@ -191,7 +194,8 @@ impl Sim {
         rep.counter += 1;
         let fresh_id = format!("{}.o{}", rep.name, rep.counter);
         let doc = &rep.doc;
-        let target = (!doc.objects.is_empty()).then(|| a.get(&doc.objects.iter().collect::<Vec<_>>()).0.clone());
+        let target = (!doc.objects.is_empty())
+            .then(|| a.get(&doc.objects.iter().collect::<Vec<_>>()).0.clone());
         let honest = match (action % 20, &target) {
             (8..=12, Some(id)) => {
                 let schema = schema::schema(&doc.objects[id].ty).expect("honest types are known");
@@ -326,7 +330,11 @@ impl Sim {
 fn create(doc: &Doc, object: String, a: Index, b: Index, v: u16) -> OpKind {
     let choices: Vec<(&TypeSchema, String)> = SCHEMAS
         .iter()
-        .flat_map(|s| parent_candidates(doc, s, None).into_iter().map(move |p| (s, p)))
+        .flat_map(|s| {
+            parent_candidates(doc, s, None)
+                .into_iter()
+                .map(move |p| (s, p))
+        })
         .collect();
     let (schema, parent) = a.get(&choices);
     OpKind::Create {
@@ -418,7 +426,8 @@ fn any_id() -> impl Strategy<Value = String> {
 
 fn any_key() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(vec!["a0", "a1", "a0V", "Zz", "b00", "a0", ""]).prop_map(str::to_owned),
+        prop::sample::select(vec!["a0", "a1", "a0V", "Zz", "b00", "a0", ""])
+            .prop_map(str::to_owned),
         "[0-9A-Za-z]{0,6}",
         ".{0,8}",
     ]
@@ -435,7 +444,8 @@ fn any_value() -> impl Strategy<Value = Value> {
 
 fn any_fields() -> impl Strategy<Value = BTreeMap<String, Value>> {
     let name = prop_oneof![
-        prop::sample::select(vec!["title", "text", "votes", "met", "status"]).prop_map(str::to_owned),
+        prop::sample::select(vec!["title", "text", "votes", "met", "status"])
+            .prop_map(str::to_owned),
         ".{0,6}",
     ];
     btree_map(name, any_value(), 0..4)
@@ -449,22 +459,29 @@ fn any_stamp() -> impl Strategy<Value = Stamp> {
 
 fn any_op() -> impl Strategy<Value = Op> {
     let ty = prop_oneof![
-        prop::sample::select(SCHEMAS.iter().map(|s| s.name).collect::<Vec<_>>()).prop_map(str::to_owned),
+        prop::sample::select(SCHEMAS.iter().map(|s| s.name).collect::<Vec<_>>())
+            .prop_map(str::to_owned),
         ".{0,8}",
     ];
     let kind = prop_oneof![
-        (any_id(), ty, any_id(), any_key(), any_fields()).prop_map(|(object, ty, parent, pos, fields)| {
-            OpKind::Create {
-                object,
-                ty,
-                parent,
-                pos,
-                fields,
+        (any_id(), ty, any_id(), any_key(), any_fields()).prop_map(
+            |(object, ty, parent, pos, fields)| {
+                OpKind::Create {
+                    object,
+                    ty,
+                    parent,
+                    pos,
+                    fields,
+                }
             }
-        }),
+        ),
         (any_id(), any_fields()).prop_map(|(object, fields)| OpKind::Set { object, fields }),
         any_id().prop_map(|object| OpKind::Delete { object }),
-        (any_id(), any_id(), any_key()).prop_map(|(object, parent, pos)| OpKind::Move { object, parent, pos }),
+        (any_id(), any_id(), any_key()).prop_map(|(object, parent, pos)| OpKind::Move {
+            object,
+            parent,
+            pos
+        }),
     ];
     (any_id(), any_stamp(), kind).prop_map(|(id, stamp, kind)| Op { id, stamp, kind })
 }
@@ -486,19 +503,25 @@ fn colliding_op() -> impl Strategy<Value = Op> {
         value,
         1..3,
     );
-    let stamp =
-        prop::sample::select(vec![(1, "x"), (1, "y"), (2, "x")]).prop_map(|(clock, client)| Stamp::new(clock, client));
+    let stamp = prop::sample::select(vec![(1, "x"), (1, "y"), (2, "x")])
+        .prop_map(|(clock, client)| Stamp::new(clock, client));
     let kind = prop_oneof![
-        (object(), ty, object(), key(), fields.clone()).prop_map(|(object, ty, parent, pos, fields)| OpKind::Create {
-            object,
-            ty,
-            parent,
-            pos,
-            fields
-        }),
+        (object(), ty, object(), key(), fields.clone()).prop_map(
+            |(object, ty, parent, pos, fields)| OpKind::Create {
+                object,
+                ty,
+                parent,
+                pos,
+                fields
+            }
+        ),
         (object(), fields).prop_map(|(object, fields)| OpKind::Set { object, fields }),
         object().prop_map(|object| OpKind::Delete { object }),
-        (object(), object(), key()).prop_map(|(object, parent, pos)| OpKind::Move { object, parent, pos }),
+        (object(), object(), key()).prop_map(|(object, parent, pos)| OpKind::Move {
+            object,
+            parent,
+            pos
+        }),
     ];
     (stamp, kind).prop_map(|(stamp, kind)| Op {
         id: "op".into(),
@@ -512,10 +535,22 @@ fn colliding_op() -> impl Strategy<Value = Op> {
 fn read_everything(doc: &Doc) {
     let tree = doc.tree();
     for (id, _) in doc.objects.iter() {
-        let in_tree = tree.values().flatten().any(|(child, _)| *child == id.as_str());
-        assert_eq!(doc.is_visible(id), in_tree, "visibility of {id:?} in {doc:?}");
+        let in_tree = tree
+            .values()
+            .flatten()
+            .any(|(child, _)| *child == id.as_str());
+        assert_eq!(
+            doc.is_visible(id),
+            in_tree,
+            "visibility of {id:?} in {doc:?}"
+        );
     }
-    for parent in doc.objects.keys().map(String::as_str).chain([ROOT, "nowhere"]) {
+    for parent in doc
+        .objects
+        .keys()
+        .map(String::as_str)
+        .chain([ROOT, "nowhere"])
+    {
         let listed: Vec<&str> = doc.children(parent).iter().map(|(id, _)| *id).collect();
         let treed: Vec<&str> = tree
             .get(parent)
@@ -524,7 +559,11 @@ fn read_everything(doc: &Doc) {
         assert_eq!(listed, treed, "children of {parent:?} in {doc:?}");
     }
     let _ = progress(doc);
-    for template in [Template::VisionBoard, Template::Backlog, Template::Experiment] {
+    for template in [
+        Template::VisionBoard,
+        Template::Backlog,
+        Template::Experiment,
+    ] {
         let _ = templates::seed_ops(doc, template);
     }
     let back: Doc = serde_json::from_str(&doc.canonical_json()).expect("a doc round-trips");
@@ -642,7 +681,14 @@ fn base_with(ops: &[Op]) -> Doc {
 #[test]
 fn concurrent_set_and_delete_tombstone_wins() {
     let base = base_with(&[create_op(1, "alice", "item", "backlog_item", ROOT, "a0")]);
-    let delete = op("d", 2, "alice", OpKind::Delete { object: "item".into() });
+    let delete = op(
+        "d",
+        2,
+        "alice",
+        OpKind::Delete {
+            object: "item".into(),
+        },
+    );
     // A set with an older, an equal and a newer clock: the tombstone wins every time.
     for clock in [2, 3, 99] {
         let set = op(
@@ -704,7 +750,14 @@ fn concurrent_inserts_with_equal_keys_order_by_id() {
 
 #[test]
 fn child_created_under_concurrently_deleted_parent_is_invisible() {
-    let base = base_with(&[create_op(1, "alice", "section", "vision_section", ROOT, "a0")]);
+    let base = base_with(&[create_op(
+        1,
+        "alice",
+        "section",
+        "vision_section",
+        ROOT,
+        "a0",
+    )]);
     let delete = op(
         "d",
         2,
@@ -727,7 +780,14 @@ fn child_created_under_concurrently_deleted_parent_is_invisible() {
 fn late_duplicate_create_does_not_resurrect() {
     let create = create_op(1, "alice", "item", "backlog_item", ROOT, "a0");
     let mut doc = base_with(&[create.clone()]);
-    assert!(doc.apply(&op("d", 2, "bob", OpKind::Delete { object: "item".into() })));
+    assert!(doc.apply(&op(
+        "d",
+        2,
+        "bob",
+        OpKind::Delete {
+            object: "item".into()
+        }
+    )));
     let before = doc.canonical_json();
     assert!(!doc.apply(&create));
     assert_eq!(before, doc.canonical_json());

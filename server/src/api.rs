@@ -69,7 +69,9 @@ fn clean_name(what: &str, s: &str, max: usize) -> Result<String, ApiError> {
     let s = s.trim();
     let n = s.chars().count();
     if n == 0 || n > max || s.chars().any(char::is_control) {
-        return Err(invalid(format!("{what} must be 1 to {max} printable characters")));
+        return Err(invalid(format!(
+            "{what} must be 1 to {max} printable characters"
+        )));
     }
     Ok(s.to_owned())
 }
@@ -99,7 +101,10 @@ fn base_url(app: &AppState, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c)))
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c))
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| app.0.config.bind.to_string());
     format!("http://{host}")
@@ -128,7 +133,8 @@ pub async fn create_workshop(
         60,
     )?;
     let workshop = app.create_workshop(title);
-    let participant = workshop.add_participant(format!("p-{}", random_id(10)), name, Role::Facilitator)?;
+    let participant =
+        workshop.add_participant(format!("p-{}", random_id(10)), name, Role::Facilitator)?;
     let (join_code, observer_code) = {
         let s = workshop.lock();
         (s.join_code.clone(), s.observer_code.clone())
@@ -164,7 +170,10 @@ pub struct Joined {
 }
 
 /// `POST /api/join`
-pub async fn join(State(app): State<AppState>, Json(req): Json<JoinRequest>) -> Result<Json<Joined>, ApiError> {
+pub async fn join(
+    State(app): State<AppState>,
+    Json(req): Json<JoinRequest>,
+) -> Result<Json<Joined>, ApiError> {
     let name = clean_name("name", &req.name, 60)?;
     let code = req.code.trim().to_ascii_uppercase();
     let Some((workshop_id, role)) = app.0.codes.get(&code).map(|e| e.clone()) else {
@@ -174,9 +183,13 @@ pub async fn join(State(app): State<AppState>, Json(req): Json<JoinRequest>) -> 
             "no workshop has this join code",
         ));
     };
-    let workshop = app
-        .workshop(&workshop_id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ErrorCode::Unauthorized, "the workshop is gone"))?;
+    let workshop = app.workshop(&workshop_id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::Unauthorized,
+            "the workshop is gone",
+        )
+    })?;
     let participant = workshop.add_participant(format!("p-{}", random_id(10)), name, role)?;
     Ok(Json(Joined {
         token: token_for(&app, &workshop.id, &participant.id, role),
@@ -212,16 +225,21 @@ pub struct Summary {
 
 /// Verifies a bearer token for `workshop_id`.
 fn authorize(app: &AppState, headers: &HeaderMap, workshop_id: &str) -> Result<Claims, ApiError> {
-    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, m);
+    let unauthorized =
+        |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, m);
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
         .ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
-    let claims = app.0.auth.verify(token, app.0.clock.now_ms()).map_err(|e| match e {
-        AuthError::Expired => unauthorized("token has expired"),
-        _ => unauthorized("token is invalid"),
-    })?;
+    let claims = app
+        .0
+        .auth
+        .verify(token, app.0.clock.now_ms())
+        .map_err(|e| match e {
+            AuthError::Expired => unauthorized("token has expired"),
+            _ => unauthorized("token is invalid"),
+        })?;
     if claims.w != workshop_id {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -239,9 +257,13 @@ pub async fn summary(
     headers: HeaderMap,
 ) -> Result<Json<Summary>, ApiError> {
     let claims = authorize(&app, &headers, &id)?;
-    let workshop = app
-        .workshop(&id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UnknownRoom, "no such workshop"))?;
+    let workshop = app.workshop(&id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::UnknownRoom,
+            "no such workshop",
+        )
+    })?;
     if workshop.participant(&claims.p).is_none() {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

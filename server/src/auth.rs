@@ -47,7 +47,9 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(secret: &[u8]) -> Self {
-        Self { key: secret.to_vec() }
+        Self {
+            key: secret.to_vec(),
+        }
     }
 
     /// The secret from configuration, or the one kept in `data_dir/secret.key` (created with
@@ -102,7 +104,8 @@ impl Auth {
         let mut mac = self.mac();
         mac.update(body.as_bytes());
         // Constant-time comparison.
-        mac.verify_slice(&sig).map_err(|_| AuthError::BadSignature)?;
+        mac.verify_slice(&sig)
+            .map_err(|_| AuthError::BadSignature)?;
         let json = B64.decode(body).map_err(|_| AuthError::Malformed)?;
         let claims: Claims = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
         if claims.exp <= now_ms {

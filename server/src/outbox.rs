@@ -72,7 +72,8 @@ impl Outbox {
             q.frames.clear();
             q.bytes = 0;
             q.closing = true;
-            q.frames.push_back(Frame::Close(close::SLOW_CONSUMER, "slow consumer"));
+            q.frames
+                .push_back(Frame::Close(close::SLOW_CONSUMER, "slow consumer"));
             drop(q);
             self.0.notify.notify_one();
             return Err(PushError::Overflow);

@@ -40,7 +40,10 @@ pub enum RoomCmd {
         resume: Option<(u64, u64)>,
     },
     /// Unsubscribe a connection. With a reason, tell the client it was removed from the room.
-    Leave { conn: ConnId, reason: Option<String> },
+    Leave {
+        conn: ConnId,
+        reason: Option<String>,
+    },
     /// An op from a connection.
     Op { conn: ConnId, op: Op },
     /// A presence update from a connection.
@@ -228,12 +231,22 @@ impl Room {
         };
         if let Some((seq, by)) = self.op_ids.get(&op.id) {
             if *by == participant {
-                return Outcome::Duplicate { conn, op_id, seq: *seq };
+                return Outcome::Duplicate {
+                    conn,
+                    op_id,
+                    seq: *seq,
+                };
             }
-            return reject(ErrorCode::AlreadyExists, format!("op id {} is already taken", op.id));
+            return reject(
+                ErrorCode::AlreadyExists,
+                format!("op id {} is already taken", op.id),
+            );
         }
         let Some(workshop) = self.workshop.upgrade() else {
-            return reject(ErrorCode::Unavailable, "the workshop is shutting down".into());
+            return reject(
+                ErrorCode::Unavailable,
+                "the workshop is shutting down".into(),
+            );
         };
         if let Err(message) = workshop.may_write(&participant, &self.id, &op) {
             return reject(ErrorCode::Forbidden, message);
@@ -292,7 +305,10 @@ impl Room {
     fn commit(&mut self, committed: &mut Vec<(u64, Op)>, outcomes: &mut Vec<Outcome>) {
         if !committed.is_empty() {
             let refs: Vec<(u64, &Op)> = committed.iter().map(|(s, o)| (*s, o)).collect();
-            if let Err(e) = self.store.append_ops(&self.workshop_id, &self.id, self.epoch, &refs) {
+            if let Err(e) = self
+                .store
+                .append_ops(&self.workshop_id, &self.id, self.epoch, &refs)
+            {
                 warn!(room = %self.id, error = %e, "storing ops failed; batch rolled back");
                 self.roll_back(committed);
                 committed.clear();
@@ -409,7 +425,9 @@ impl Room {
                     doc: self.doc.clone(),
                 });
             }
-            RoomCmd::Op { .. } | RoomCmd::Seed(_) => unreachable!("ops are ordered in handle_batch"),
+            RoomCmd::Op { .. } | RoomCmd::Seed(_) => {
+                unreachable!("ops are ordered in handle_batch")
+            }
         }
     }
 

@@ -33,22 +33,32 @@ pub fn router(app: AppState) -> Router {
 
 /// Prepares the data dir, the secret and the store.
 pub fn open(config: &Config) -> anyhow::Result<(Auth, Arc<dyn Store>)> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display()))?;
-    let auth = Auth::load(config.secret.as_deref(), &config.data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot read or create the secret in {}: {e}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
+    })?;
+    let auth = Auth::load(config.secret.as_deref(), &config.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read or create the secret in {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
     Ok((auth, Arc::new(MemoryStore)))
 }
 
 /// Serves on `listener` until `shutdown` is cancelled, then tells every client to reconnect and
 /// waits (at most the drain timeout) for connections and rooms to finish.
-pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let (auth, store) = open(&config)?;
     let drain = Duration::from_millis(config.drain_timeout_ms);
     let app = AppState::new(config, auth, store, shutdown.clone());
     let tracker = app.0.tracker.clone();
     info!(addr = %listener.local_addr()?, "plenary listening");
-    let serve = axum::serve(listener, router(app)).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let serve = axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     serve.await?;
     tracker.close();
     if tokio::time::timeout(drain, tracker.wait()).await.is_err() {

@@ -57,7 +57,12 @@ fn random_code() -> String {
 }
 
 impl AppState {
-    pub fn new(config: Config, auth: Auth, store: Arc<dyn Store>, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        config: Config,
+        auth: Auth,
+        store: Arc<dyn Store>,
+        shutdown: CancellationToken,
+    ) -> Self {
         AppState(Arc::new(Shared {
             connections: Arc::new(Semaphore::new(config.max_connections)),
             config,
@@ -97,7 +102,14 @@ impl AppState {
             tracker: self.0.tracker.clone(),
             shutdown: self.0.shutdown.clone(),
         };
-        let workshop = Workshop::create(id.clone(), title, join_code, observer_code, self.0.clock, ctx);
+        let workshop = Workshop::create(
+            id.clone(),
+            title,
+            join_code,
+            observer_code,
+            self.0.clock,
+            ctx,
+        );
         self.0.workshops.insert(id, workshop.clone());
         workshop
     }

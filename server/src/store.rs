@@ -12,7 +12,13 @@ pub struct StoreError(pub String);
 pub trait Store: Send + Sync + 'static {
     /// Commits a batch of ops of one room, in seq order, in one transaction (group commit).
     /// Returns only once the batch is as durable as the store promises.
-    fn append_ops(&self, workshop: &str, room: &str, epoch: u64, ops: &[(u64, &Op)]) -> Result<(), StoreError>;
+    fn append_ops(
+        &self,
+        workshop: &str,
+        room: &str,
+        epoch: u64,
+        ops: &[(u64, &Op)],
+    ) -> Result<(), StoreError>;
 
     /// Saves a workshop's state (everything but room documents) as an opaque JSON document.
     fn save_workshop(&self, workshop: &str, state: &[u8]) -> Result<(), StoreError>;

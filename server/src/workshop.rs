@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::extract::ws::Utf8Bytes;
 use plenary_protocol::close;
 use plenary_protocol::workshop::{
-    Command, Exercise, HelpRequest, ParticipantInfo, RoomInfo, RoomKind, Template, TimerState, TimerView, WorkshopView,
-    PLENARY,
+    Command, Exercise, HelpRequest, ParticipantInfo, RoomInfo, RoomKind, Template, TimerState,
+    TimerView, WorkshopView, PLENARY,
 };
 use plenary_protocol::{ErrorCode, Member, Op, OpKind, Role, ServerMsg, TimerEvent};
 use rand::seq::SliceRandom;
@@ -196,7 +196,12 @@ impl Workshop {
     }
 
     /// Adds a participant and returns a copy of it.
-    pub fn add_participant(&self, id: String, name: String, role: Role) -> Result<Participant, Refusal> {
+    pub fn add_participant(
+        &self,
+        id: String,
+        name: String,
+        role: Role,
+    ) -> Result<Participant, Refusal> {
         let participant = Participant {
             id,
             name,
@@ -256,7 +261,9 @@ impl Workshop {
     pub async fn detach(&self, conn: ConnId) {
         let rooms: Vec<RoomHandle> = {
             let mut state = self.lock();
-            let Some(c) = state.conns.remove(&conn) else { return };
+            let Some(c) = state.conns.remove(&conn) else {
+                return;
+            };
             c.rooms
                 .iter()
                 .filter_map(|r| state.room(r).map(|e| e.handle.clone()))
@@ -268,18 +275,37 @@ impl Workshop {
     }
 
     /// Checks that the connection may read `room` and records the subscription.
-    pub fn authorize_join(&self, conn: ConnId, room: &str) -> Result<(RoomHandle, Member), Refusal> {
+    pub fn authorize_join(
+        &self,
+        conn: ConnId,
+        room: &str,
+    ) -> Result<(RoomHandle, Member), Refusal> {
         let mut state = self.lock();
         let Some(handle) = state.room(room).map(|e| e.handle.clone()) else {
-            return refuse(ErrorCode::UnknownRoom, format!("no room {room} in this workshop"));
+            return refuse(
+                ErrorCode::UnknownRoom,
+                format!("no room {room} in this workshop"),
+            );
         };
-        let Some(participant) = state.conns.get(&conn).and_then(|c| state.find(&c.participant)).cloned() else {
-            return refuse(ErrorCode::Unauthorized, "participant is no longer in this workshop");
+        let Some(participant) = state
+            .conns
+            .get(&conn)
+            .and_then(|c| state.find(&c.participant))
+            .cloned()
+        else {
+            return refuse(
+                ErrorCode::Unauthorized,
+                "participant is no longer in this workshop",
+            );
         };
         if !state.may_read(&participant, room) {
             return refuse(
                 ErrorCode::Forbidden,
-                format!("a {:?} of another team cannot open room {room}", participant.role).to_lowercase(),
+                format!(
+                    "a {:?} of another team cannot open room {room}",
+                    participant.role
+                )
+                .to_lowercase(),
             );
         }
         if let Some(c) = state.conns.get_mut(&conn) {
@@ -291,7 +317,10 @@ impl Workshop {
     /// Records that the connection left `room`; returns the room's handle if it had joined.
     pub fn record_leave(&self, conn: ConnId, room: &str) -> Option<RoomHandle> {
         let mut state = self.lock();
-        let joined = state.conns.get_mut(&conn).is_some_and(|c| c.rooms.remove(room));
+        let joined = state
+            .conns
+            .get_mut(&conn)
+            .is_some_and(|c| c.rooms.remove(room));
         if joined {
             state.room(room).map(|e| e.handle.clone())
         } else {
@@ -435,15 +464,20 @@ impl WorkshopState {
     }
 
     fn is_breakout(&self, id: &str) -> bool {
-        self.room(id).is_some_and(|r| r.info.kind == RoomKind::Breakout)
+        self.room(id)
+            .is_some_and(|r| r.info.kind == RoomKind::Breakout)
     }
 
     fn find(&self, participant: &str) -> Option<&Participant> {
-        self.participants.iter().find(|p| p.id == participant && !p.removed)
+        self.participants
+            .iter()
+            .find(|p| p.id == participant && !p.removed)
     }
 
     fn find_mut(&mut self, participant: &str) -> Option<&mut Participant> {
-        self.participants.iter_mut().find(|p| p.id == participant && !p.removed)
+        self.participants
+            .iter_mut()
+            .find(|p| p.id == participant && !p.removed)
     }
 
     /// Facilitators read every room; attendees the plenary, their team's room and the stage;
@@ -515,7 +549,10 @@ impl WorkshopState {
         now: u64,
     ) -> Result<Effects, Refusal> {
         let Some(actor) = self.find(actor).cloned() else {
-            return refuse(ErrorCode::Unauthorized, "participant is no longer in this workshop");
+            return refuse(
+                ErrorCode::Unauthorized,
+                "participant is no longer in this workshop",
+            );
         };
         let facilitator_only = !matches!(
             command,
@@ -573,10 +610,15 @@ impl WorkshopState {
                     .map(|r| r.info.id.clone())
                     .collect();
                 if breakouts.is_empty() {
-                    return refuse(ErrorCode::Conflict, "create breakout rooms before assigning");
+                    return refuse(
+                        ErrorCode::Conflict,
+                        "create breakout rooms before assigning",
+                    );
                 }
                 let mut attendees: Vec<usize> = (0..self.participants.len())
-                    .filter(|&i| self.participants[i].role == Role::Attendee && !self.participants[i].removed)
+                    .filter(|&i| {
+                        self.participants[i].role == Role::Attendee && !self.participants[i].removed
+                    })
                     .collect();
                 attendees.shuffle(&mut rand::rng());
                 for (n, i) in attendees.into_iter().enumerate() {
@@ -592,7 +634,10 @@ impl WorkshopState {
                     }
                 }
                 let Some(p) = self.find_mut(&participant) else {
-                    return refuse(ErrorCode::UnknownParticipant, format!("no participant {participant}"));
+                    return refuse(
+                        ErrorCode::UnknownParticipant,
+                        format!("no participant {participant}"),
+                    );
                 };
                 if p.role != Role::Attendee {
                     return refuse(ErrorCode::InvalidCommand, "only attendees belong to teams");
@@ -602,7 +647,10 @@ impl WorkshopState {
             }
             Command::ChooseRoom { room } => {
                 if !self.allow_choice {
-                    return refuse(ErrorCode::Conflict, "the facilitator has not opened room choice");
+                    return refuse(
+                        ErrorCode::Conflict,
+                        "the facilitator has not opened room choice",
+                    );
                 }
                 if !self.is_breakout(&room) {
                     return refuse(ErrorCode::UnknownRoom, format!("no breakout room {room}"));
@@ -737,7 +785,10 @@ impl WorkshopState {
             }
             Command::RaiseHand { note, object } => {
                 if note.chars().count() > 500 {
-                    return refuse(ErrorCode::InvalidCommand, "a help note is at most 500 characters");
+                    return refuse(
+                        ErrorCode::InvalidCommand,
+                        "a help note is at most 500 characters",
+                    );
                 }
                 let room = actor.room.clone().unwrap_or_else(|| PLENARY.to_owned());
                 self.help.retain(|h| h.participant != actor.id);
@@ -764,12 +815,18 @@ impl WorkshopState {
                 let before = self.help.len();
                 self.help.retain(|h| h.id != id);
                 if self.help.len() == before {
-                    return refuse(ErrorCode::InvalidCommand, format!("no open help request {id}"));
+                    return refuse(
+                        ErrorCode::InvalidCommand,
+                        format!("no open help request {id}"),
+                    );
                 }
             }
             Command::RemoveParticipant { participant } => {
                 let Some(p) = self.find_mut(&participant) else {
-                    return refuse(ErrorCode::UnknownParticipant, format!("no participant {participant}"));
+                    return refuse(
+                        ErrorCode::UnknownParticipant,
+                        format!("no participant {participant}"),
+                    );
                 };
                 if p.role == Role::Facilitator {
                     return refuse(ErrorCode::InvalidCommand, "a facilitator cannot be removed");
@@ -778,7 +835,8 @@ impl WorkshopState {
                 p.room = None;
                 self.help.retain(|h| h.participant != participant);
                 for conn in self.conns.values().filter(|c| c.participant == participant) {
-                    conn.outbox.close(close::REMOVED, "removed by the facilitator");
+                    conn.outbox
+                        .close(close::REMOVED, "removed by the facilitator");
                 }
             }
         }
@@ -814,7 +872,9 @@ impl WorkshopState {
     pub fn next_timer_event(&self) -> Option<(u64, u64)> {
         let timer = self.timer.as_ref()?;
         match timer.state {
-            TimerState::Running if timer.warning_ms > 0 => Some((timer.id, timer.deadline_ms - timer.warning_ms)),
+            TimerState::Running if timer.warning_ms > 0 => {
+                Some((timer.id, timer.deadline_ms - timer.warning_ms))
+            }
             TimerState::Running | TimerState::Warned => Some((timer.id, timer.deadline_ms)),
             TimerState::Expired | TimerState::Stopped => None,
         }

@@ -73,7 +73,8 @@ impl RateLimit {
 
     fn allow(&mut self) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_sec).min(self.burst);
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_sec)
+            .min(self.burst);
         self.last = now;
         if self.tokens >= self.burst {
             self.strikes = 0;
@@ -112,13 +113,15 @@ async fn serve(socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) 
             rooms: HashMap::new(),
             rate: RateLimit::new(app.0.config.rate_per_sec, app.0.config.rate_burst),
         };
-        workshop.attach(conn, &c.participant, outbox.clone(), |view| ServerMsg::Welcome {
-            protocol: PROTOCOL_VERSION,
-            session: session.clone(),
-            participant: c.participant_member(),
-            server_time: app.0.clock.now_ms(),
-            heartbeat_ms: app.0.config.ping_interval().as_millis() as u64,
-            workshop: view,
+        workshop.attach(conn, &c.participant, outbox.clone(), |view| {
+            ServerMsg::Welcome {
+                protocol: PROTOCOL_VERSION,
+                session: session.clone(),
+                participant: c.participant_member(),
+                server_time: app.0.clock.now_ms(),
+                heartbeat_ms: app.0.config.ping_interval().as_millis() as u64,
+                workshop: view,
+            }
         });
         for point in resume {
             c.join(point.room, Some((point.epoch, point.seq))).await;
@@ -136,7 +139,11 @@ async fn hello(
     app: &AppState,
     stream: &mut SplitStream<WebSocket>,
     outbox: &Outbox,
-) -> Option<(Arc<Workshop>, Participant, Vec<plenary_protocol::ResumePoint>)> {
+) -> Option<(
+    Arc<Workshop>,
+    Participant,
+    Vec<plenary_protocol::ResumePoint>,
+)> {
     let fail = |code: ErrorCode, message: &str, close_code: u16, reason: &'static str| {
         let _ = outbox.push(ServerMsg::error(code, message).to_json().into());
         outbox.close(close_code, reason);
@@ -302,7 +309,8 @@ impl Connection {
             let message = match next {
                 Err(_) => {
                     info!(participant = %self.participant.id, "heartbeat timeout");
-                    self.outbox.close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
+                    self.outbox
+                        .close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
                     return;
                 }
                 Ok(None) => return,
@@ -332,7 +340,9 @@ impl Connection {
                         Err(e) => self.error(e.code, e.message, None),
                     }
                 }
-                Message::Binary(_) => self.error(ErrorCode::BinaryNotSupported, "send JSON text frames", None),
+                Message::Binary(_) => {
+                    self.error(ErrorCode::BinaryNotSupported, "send JSON text frames", None)
+                }
                 Message::Ping(_) | Message::Pong(_) => {}
                 Message::Close(_) => return,
             }
@@ -356,7 +366,9 @@ impl Connection {
 
     async fn dispatch(&mut self, msg: ClientMsg) {
         match msg {
-            ClientMsg::Hello { .. } => self.error(ErrorCode::AlreadyHello, "hello was already received", None),
+            ClientMsg::Hello { .. } => {
+                self.error(ErrorCode::AlreadyHello, "hello was already received", None)
+            }
             ClientMsg::Join { room, epoch, seq } => self.join(room, epoch.zip(seq)).await,
             ClientMsg::Leave { room } => match self.workshop.record_leave(self.conn, &room) {
                 Some(handle) => {
@@ -372,7 +384,12 @@ impl Connection {
             },
             ClientMsg::Op { room, op } => match self.rooms.get(&room) {
                 Some(handle) => {
-                    handle.send(RoomCmd::Op { conn: self.conn, op }).await;
+                    handle
+                        .send(RoomCmd::Op {
+                            conn: self.conn,
+                            op,
+                        })
+                        .await;
                 }
                 None => self.send(ServerMsg::Reject {
                     room: room.clone(),
@@ -382,7 +399,10 @@ impl Connection {
                 }),
             },
             ClientMsg::Presence { room, focus } => {
-                if focus.as_ref().is_some_and(|f| f.chars().count() > MAX_FOCUS_CHARS) {
+                if focus
+                    .as_ref()
+                    .is_some_and(|f| f.chars().count() > MAX_FOCUS_CHARS)
+                {
                     return self.error(
                         ErrorCode::Malformed,
                         format!("focus is at most {MAX_FOCUS_CHARS} characters"),
@@ -391,15 +411,22 @@ impl Connection {
                 }
                 match self.rooms.get(&room) {
                     Some(handle) => {
-                        handle.send(RoomCmd::Focus { conn: self.conn, focus }).await;
+                        handle
+                            .send(RoomCmd::Focus {
+                                conn: self.conn,
+                                focus,
+                            })
+                            .await;
                     }
                     None => self.error(ErrorCode::NotInRoom, format!("not in room {room}"), None),
                 }
             }
-            ClientMsg::Command { req, command } => match self.workshop.command(&self.participant.id, command).await {
-                Ok(()) => self.send(ServerMsg::Done { req }),
-                Err(r) => self.error(r.code, r.message, req),
-            },
+            ClientMsg::Command { req, command } => {
+                match self.workshop.command(&self.participant.id, command).await {
+                    Ok(()) => self.send(ServerMsg::Done { req }),
+                    Err(r) => self.error(r.code, r.message, req),
+                }
+            }
             ClientMsg::Ping { t } => self.send(ServerMsg::Pong {
                 t,
                 server_time: self.app.0.clock.now_ms(),

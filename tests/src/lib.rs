@@ -52,7 +52,9 @@ impl TestServer {
         let data_dir = temp_dir("server");
         let mut config = Config::for_tests(&data_dir);
         tweak(&mut config);
-        let listener = tokio::net::TcpListener::bind(config.bind).await.expect("bind port 0");
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(plenary_server::run(listener, config, shutdown.clone()));
@@ -156,7 +158,9 @@ pub enum Ended {
 impl Client {
     /// Opens a WebSocket without saying hello.
     pub async fn raw(url: &str) -> anyhow::Result<Ws> {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.context("connect")?;
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .context("connect")?;
         Ok(ws)
     }
 
@@ -167,7 +171,8 @@ impl Client {
             token: token.to_owned(),
             resume: vec![],
         };
-        ws.send(Message::text(serde_json::to_string(&hello)?)).await?;
+        ws.send(Message::text(serde_json::to_string(&hello)?))
+            .await?;
         let mut client = Client {
             ws,
             participant: String::new(),
@@ -178,7 +183,9 @@ impl Client {
         };
         match client.recv().await? {
             ServerMsg::Welcome {
-                participant, workshop, ..
+                participant,
+                workshop,
+                ..
             } => {
                 client.participant = participant.participant;
                 client.welcome = workshop;
@@ -205,7 +212,8 @@ impl Client {
                 .context("timed out waiting for a message")?;
             match next {
                 Some(Ok(Message::Text(t))) => {
-                    return serde_json::from_str(&t).with_context(|| format!("undecodable server message {t}"))
+                    return serde_json::from_str(&t)
+                        .with_context(|| format!("undecodable server message {t}"))
                 }
                 Some(Ok(Message::Close(frame))) => bail!("closed: {frame:?}"),
                 Some(Ok(_)) => continue,
@@ -216,7 +224,10 @@ impl Client {
     }
 
     /// Receives until `pick` returns Some, discarding other messages.
-    pub async fn recv_until<T>(&mut self, mut pick: impl FnMut(&ServerMsg) -> Option<T>) -> anyhow::Result<T> {
+    pub async fn recv_until<T>(
+        &mut self,
+        mut pick: impl FnMut(&ServerMsg) -> Option<T>,
+    ) -> anyhow::Result<T> {
         loop {
             let msg = self.recv().await?;
             if let Some(t) = pick(&msg) {
@@ -230,7 +241,9 @@ impl Client {
         loop {
             match tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await {
                 Err(_) => return Ended::Error("timed out waiting for close".into()),
-                Ok(Some(Ok(Message::Close(frame)))) => return Ended::Closed(frame.map(|f: CloseFrame| f.code.into())),
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Ended::Closed(frame.map(|f: CloseFrame| f.code.into()))
+                }
                 Ok(Some(Ok(_))) => continue,
                 Ok(Some(Err(e))) => return Ended::Error(e.to_string()),
                 Ok(None) => return Ended::Closed(None),
@@ -248,17 +261,25 @@ impl Client {
         .await?;
         let room_owned = room.to_owned();
         self.recv_until(|m| match m {
-            ServerMsg::Snapshot { room, epoch, seq, doc } if *room == room_owned => {
-                Some(Ok((*epoch, *seq, doc.clone())))
+            ServerMsg::Snapshot {
+                room,
+                epoch,
+                seq,
+                doc,
+            } if *room == room_owned => Some(Ok((*epoch, *seq, doc.clone()))),
+            ServerMsg::Error { code, message, .. } => {
+                Some(Err(anyhow!("join refused: {code} {message}")))
             }
-            ServerMsg::Error { code, message, .. } => Some(Err(anyhow!("join refused: {code} {message}"))),
             _ => None,
         })
         .await?
     }
 
     /// Sends a command and waits for its done or error.
-    pub async fn command(&mut self, command: Command) -> anyhow::Result<Result<(), plenary_protocol::ErrorCode>> {
+    pub async fn command(
+        &mut self,
+        command: Command,
+    ) -> anyhow::Result<Result<(), plenary_protocol::ErrorCode>> {
         self.next_req += 1;
         let req = format!("r{}", self.next_req);
         self.send(&ClientMsg::Command {
@@ -268,7 +289,9 @@ impl Client {
         .await?;
         self.recv_until(|m| match m {
             ServerMsg::Done { req: Some(r) } if *r == req => Some(Ok(())),
-            ServerMsg::Error { req: Some(r), code, .. } if *r == req => Some(Err(*code)),
+            ServerMsg::Error {
+                req: Some(r), code, ..
+            } if *r == req => Some(Err(*code)),
             _ => None,
         })
         .await
@@ -319,7 +342,10 @@ pub fn create(object: &str, ty: &str, parent: &str, pos: &str, fields: &[(&str, 
         ty: ty.to_owned(),
         parent: parent.to_owned(),
         pos: pos.to_owned(),
-        fields: fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+        fields: fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
     }
 }
 
@@ -327,7 +353,10 @@ pub fn create(object: &str, ty: &str, parent: &str, pos: &str, fields: &[(&str, 
 pub fn set(object: &str, fields: &[(&str, Value)]) -> OpKind {
     OpKind::Set {
         object: object.to_owned(),
-        fields: fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+        fields: fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
     }
 }
 
@@ -380,7 +409,12 @@ impl Replica {
     /// every op of a room in order.
     pub fn on_message(&mut self, msg: &ServerMsg) {
         match msg {
-            ServerMsg::Snapshot { room, epoch, seq, doc } if *room == self.room => {
+            ServerMsg::Snapshot {
+                room,
+                epoch,
+                seq,
+                doc,
+            } if *room == self.room => {
                 self.doc = doc.clone();
                 self.epoch = *epoch;
                 self.seq = *seq;
@@ -391,12 +425,17 @@ impl Replica {
                 self.seq = *seq;
             }
             ServerMsg::Ack { room, op_id, seq } if *room == self.room => {
-                let op = self.pending.remove(op_id).expect("ack for an op this client sent");
+                let op = self
+                    .pending
+                    .remove(op_id)
+                    .expect("ack for an op this client sent");
                 assert_eq!(*seq, self.seq + 1, "seq gap in room {room} at ack");
                 self.doc.apply(&op);
                 self.seq = *seq;
             }
-            ServerMsg::Reject { room, op_id, code, .. } if *room == self.room => {
+            ServerMsg::Reject {
+                room, op_id, code, ..
+            } if *room == self.room => {
                 self.pending.remove(op_id);
                 self.rejected.push((op_id.clone(), *code));
             }

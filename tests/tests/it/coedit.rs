@@ -35,7 +35,9 @@ fn random_op(rng: &mut StdRng, replica: &Replica, me: &str, n: usize) -> OpKind 
                 ("value", Value::Int(rng.random_range(0..100))),
             ],
         ),
-        6 => OpKind::Delete { object: id.to_owned() },
+        6 => OpKind::Delete {
+            object: id.to_owned(),
+        },
         7 => create(
             &format!("{me}-c{n}"),
             "acceptance_criterion",
@@ -75,7 +77,9 @@ async fn edit(mut client: Client, seed: u64, room: String) -> anyhow::Result<(Cl
         })
         .await?;
     let snapshot = client
-        .recv_until(|m| matches!(m, plenary_protocol::ServerMsg::Snapshot { .. }).then(|| m.clone()))
+        .recv_until(|m| {
+            matches!(m, plenary_protocol::ServerMsg::Snapshot { .. }).then(|| m.clone())
+        })
         .await?;
     replica.on_message(&snapshot);
     for n in 0..OPS_PER_ATTENDEE {
@@ -122,14 +126,23 @@ async fn five_attendees_converge_with_the_server() -> anyhow::Result<()> {
     );
     let mut tokens = Vec::new();
     for i in 0..ATTENDEES {
-        tokens.push(server.join(&created.join_code, &format!("Attendee {i}")).await?.1);
+        tokens.push(
+            server
+                .join(&created.join_code, &format!("Attendee {i}"))
+                .await?
+                .1,
+        );
     }
     assert_eq!(fac.command(Command::AssignAuto).await?, Ok(()));
     let room = "room-1".to_owned();
     let mut tasks = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
         let client = server.connect(token).await?;
-        tasks.push(tokio::spawn(edit(client, seed.wrapping_add(i as u64), room.clone())));
+        tasks.push(tokio::spawn(edit(
+            client,
+            seed.wrapping_add(i as u64),
+            room.clone(),
+        )));
     }
     let mut finished = Vec::new();
     for t in tasks {
@@ -157,13 +170,17 @@ async fn five_attendees_converge_with_the_server() -> anyhow::Result<()> {
             assert!(
                 matches!(
                     code,
-                    plenary_protocol::ErrorCode::Deleted | plenary_protocol::ErrorCode::InvalidParent
+                    plenary_protocol::ErrorCode::Deleted
+                        | plenary_protocol::ErrorCode::InvalidParent
                 ),
                 "unexpected reject {code} (seed {seed})"
             );
         }
     }
-    assert_eq!(accepted as u64, server_seq, "every accepted op has exactly one seq");
+    assert_eq!(
+        accepted as u64, server_seq,
+        "every accepted op has exactly one seq"
+    );
     assert!(server_doc.live_count() > 0);
     server.stop().await;
     Ok(())
