@@ -141,6 +141,7 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct Client {
     pub ws: Ws,
     pub participant: String,
+    /// The latest workshop view received (welcome, then every `workshop` message).
     pub welcome: WorkshopView,
     /// The client's Lamport clock for stamps.
     pub clock: u64,
@@ -212,8 +213,12 @@ impl Client {
                 .context("timed out waiting for a message")?;
             match next {
                 Some(Ok(Message::Text(t))) => {
-                    return serde_json::from_str(&t)
-                        .with_context(|| format!("undecodable server message {t}"))
+                    let msg: ServerMsg =
+                        serde_json::from_str(&t).with_context(|| format!("undecodable server message {t}"))?;
+                    if let ServerMsg::Workshop { workshop } = &msg {
+                        self.welcome = workshop.clone();
+                    }
+                    return Ok(msg);
                 }
                 Some(Ok(Message::Close(frame))) => bail!("closed: {frame:?}"),
                 Some(Ok(_)) => continue,
@@ -221,6 +226,18 @@ impl Client {
                 None => bail!("stream ended"),
             }
         }
+    }
+
+    /// The latest workshop view if it satisfies `pred`, else the next one that does.
+    pub async fn view_until(&mut self, pred: impl Fn(&WorkshopView) -> bool) -> anyhow::Result<WorkshopView> {
+        if pred(&self.welcome) {
+            return Ok(self.welcome.clone());
+        }
+        self.recv_until(|m| match m {
+            ServerMsg::Workshop { workshop } if pred(workshop) => Some(workshop.clone()),
+            _ => None,
+        })
+        .await
     }
 
     /// Receives until `pick` returns Some, discarding other messages.

@@ -1,0 +1,147 @@
+//! Connection-level behaviour: a slow consumer, heartbeat expiry of presence, graceful shutdown.
+
+use std::time::Duration;
+
+use plenary_protocol::workshop::Command;
+use plenary_protocol::{close, ClientMsg, ServerMsg, Value};
+use plenary_tests::{create, Client, Ended, TestServer};
+
+/// One facilitator and `n` attendees all in team room "room-1", each joined to it.
+async fn team(server: &TestServer, n: usize) -> anyhow::Result<(Client, Vec<Client>)> {
+    let created = server.create_workshop("Connections").await?;
+    let mut fac = server.connect(&created.token).await?;
+    assert_eq!(fac.command(Command::CreateBreakouts { names: vec!["Team".into()] }).await?, Ok(()));
+    let mut tokens = Vec::new();
+    for i in 0..n {
+        tokens.push(server.join(&created.join_code, &format!("A{i}")).await?.1);
+    }
+    assert_eq!(fac.command(Command::AssignAuto).await?, Ok(()));
+    let mut clients = Vec::new();
+    for t in tokens {
+        let mut c = server.connect(&t).await?;
+        c.join("room-1").await?;
+        clients.push(c);
+    }
+    Ok((fac, clients))
+}
+
+#[tokio::test]
+async fn slow_consumer_is_closed_and_does_not_hold_up_its_room() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| {
+        c.rate_per_sec = 100_000;
+        c.rate_burst = 100_000;
+    })
+    .await;
+    let (_fac, mut clients) = team(&server, 3).await?;
+    let mut slow = clients.pop().unwrap();
+    let mut fast = clients.pop().unwrap();
+    let mut writer = clients.pop().unwrap();
+    // The slow client stops reading from here on. The writer sends 9 KB notes, at most
+    // WINDOW ahead of what the fast client has read; the slow client's socket buffers fill,
+    // then its 1 MiB outbox overflows.
+    const WINDOW: u64 = 40;
+    let big = "x".repeat(9_000);
+    let total: u64 = 3_000;
+    let kind = create("sec", "vision_section", "root", "a0", &[("section", Value::Text("needs".into()))]);
+    assert!(writer.apply("room-1", kind).await?.is_ok());
+    let base = fast.recv_until(|m| match m {
+        ServerMsg::Op { seq, .. } => Some(*seq),
+        _ => None,
+    });
+    let base = base.await?;
+    let (seen_tx, mut seen_rx) = tokio::sync::watch::channel(0u64);
+    let send = async {
+        let mut acked = 0;
+        for i in 0..total {
+            while i >= *seen_rx.borrow() + WINDOW {
+                seen_rx.changed().await?;
+            }
+            let kind = create(&format!("n{i}"), "vision_note", "sec", "a0", &[("text", Value::Text(big.clone()))]);
+            let op = writer.op(kind);
+            writer.send(&ClientMsg::Op { room: "room-1".into(), op }).await?;
+            // Read acks as they come so the writer is not a slow consumer itself.
+            while acked + WINDOW < i {
+                if let ServerMsg::Ack { .. } = writer.recv().await? {
+                    acked += 1;
+                }
+            }
+        }
+        while acked < total {
+            if let ServerMsg::Ack { .. } = writer.recv().await? {
+                acked += 1;
+            }
+        }
+        anyhow::Ok(())
+    };
+    // The fast client receives every op, in order, while the slow one is stuck.
+    let receive = async {
+        let mut last_seq = base;
+        while last_seq < base + total {
+            if let ServerMsg::Op { seq, .. } = fast.recv().await? {
+                assert_eq!(seq, last_seq + 1, "in order, without gaps");
+                last_seq = seq;
+                seen_tx.send_replace(seq - base);
+            }
+        }
+        anyhow::Ok(())
+    };
+    let (a, b) = tokio::join!(send, receive);
+    a?;
+    b?;
+    // Now the slow client reads: it finds the documented close code after what was buffered.
+    assert_eq!(slow.recv_close().await, Ended::Closed(Some(close::SLOW_CONSUMER)));
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn silent_client_is_dropped_from_presence_after_heartbeat_timeout() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| c.heartbeat_timeout_ms = 600).await;
+    let (_fac, mut clients) = team(&server, 2).await?;
+    let mut silent = clients.pop().unwrap();
+    let mut alive = clients.pop().unwrap();
+    let silent_id = silent.participant.clone();
+    // The live client keeps talking (pings) and watches presence; the silent one never reads,
+    // so it never answers the server's pings.
+    let watch = async {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => alive.send(&ClientMsg::Ping { t: None }).await?,
+                msg = alive.recv() => {
+                    if let ServerMsg::Presence { left: Some(left), members, .. } = msg? {
+                        if left == silent_id {
+                            assert!(members.iter().all(|m| m.participant != silent_id));
+                            return anyhow::Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), watch).await??;
+    // The server sent close 4007 and dropped the socket. A client that never read cannot
+    // always see that frame: its library answers the queued pings first and hits the closed
+    // socket. Either way the connection is over.
+    match silent.recv_close().await {
+        Ended::Closed(code) => assert_eq!(code, Some(close::HEARTBEAT_TIMEOUT)),
+        Ended::Error(e) => assert!(e.contains("Broken pipe") || e.contains("reset"), "unexpected end: {e}"),
+    }
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn graceful_shutdown_tells_clients_to_reconnect() -> anyhow::Result<()> {
+    let server = TestServer::start().await;
+    let (mut fac, mut clients) = team(&server, 2).await?;
+    server.shutdown.cancel();
+    for c in clients.iter_mut().chain(std::iter::once(&mut fac)) {
+        let reconnect = c.recv_until(|m| matches!(m, ServerMsg::Reconnect { .. }).then_some(())).await;
+        assert!(reconnect.is_ok(), "reconnect notice: {reconnect:?}");
+        assert_eq!(c.recv_close().await, Ended::Closed(Some(close::RESTART)));
+    }
+    let done = tokio::time::timeout(Duration::from_secs(10), server.task).await;
+    assert!(matches!(done, Ok(Ok(Ok(())))), "server stops within the drain bound: {done:?}");
+    Ok(())
+}
