@@ -66,10 +66,16 @@ fn assert_strictly_between(lo: Option<&str>, hi: Option<&str>) -> String {
     let k = between(lo, hi).unwrap_or_else(|e| panic!("between({lo:?}, {hi:?}): {e}"));
     assert_eq!(validate(&k), Ok(()), "between({lo:?}, {hi:?}) = {k:?}");
     if let Some(lo) = lo {
-        assert!(lo < k.as_str(), "between({lo:?}, {hi:?}) = {k:?} is not above");
+        assert!(
+            lo < k.as_str(),
+            "between({lo:?}, {hi:?}) = {k:?} is not above"
+        );
     }
     if let Some(hi) = hi {
-        assert!(k.as_str() < hi, "between({lo:?}, {hi:?}) = {k:?} is not below");
+        assert!(
+            k.as_str() < hi,
+            "between({lo:?}, {hi:?}) = {k:?} is not below"
+        );
     }
     k
 }
@@ -176,7 +182,10 @@ fn thousand_inserts_right_after_one_key() {
     // Keys pass MAX_POS_CHARS (128) at the 757th insert into the same gap (measured); from there
     // on validation refuses the honest client's key. Pinned so that faster growth shows up.
     let nth = first_insert_longer_than(&inserted, MAX_POS_CHARS);
-    assert!(matches!(nth, Some(750..=760)), "over the limit at insert {nth:?}");
+    assert!(
+        matches!(nth, Some(750..=760)),
+        "over the limit at insert {nth:?}"
+    );
 }
 
 #[test]
@@ -186,7 +195,10 @@ fn thousand_inserts_right_before_one_key() {
     // Measured: 202 characters after 1,000 inserts; over MAX_POS_CHARS at insert 631.
     assert!(longest(&inserted) <= 203, "{}", longest(&inserted));
     let nth = first_insert_longer_than(&inserted, MAX_POS_CHARS);
-    assert!(matches!(nth, Some(625..=635)), "over the limit at insert {nth:?}");
+    assert!(
+        matches!(nth, Some(625..=635)),
+        "over the limit at insert {nth:?}"
+    );
 }
 
 #[test]
@@ -199,7 +211,10 @@ fn edges_of_the_key_space() {
     assert_strictly_between(Some("Zz"), Some("a0"));
     assert_strictly_between(Some("a0zzz"), Some("a1"));
     assert_strictly_between(Some("Zzzz"), Some("a0V"));
-    assert_eq!(validate(&format!("A{}", "0".repeat(26))), Err(KeyError::Reserved));
+    assert_eq!(
+        validate(&format!("A{}", "0".repeat(26))),
+        Err(KeyError::Reserved)
+    );
 }
 
 /// `between(None, Some(b))` decrements `b`'s integer part. When that lands on the reserved

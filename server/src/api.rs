@@ -55,6 +55,7 @@ impl From<Refusal> for ApiError {
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError::new(status, r.code, r.message)
@@ -132,12 +133,13 @@ pub async fn create_workshop(
         req.facilitator_name.as_deref().unwrap_or("Facilitator"),
         60,
     )?;
-    let workshop = app.create_workshop(title);
-    let participant =
-        workshop.add_participant(format!("p-{}", random_id(10)), name, Role::Facilitator)?;
+    let workshop = app.create_workshop(title).await?;
+    let participant = workshop
+        .add_participant(format!("p-{}", random_id(10)), name, Role::Facilitator)
+        .await?;
     let (join_code, observer_code) = {
         let s = workshop.lock();
-        (s.join_code.clone(), s.observer_code.clone())
+        (s.data.join_code.clone(), s.data.observer_code.clone())
     };
     let base = base_url(&app, &headers);
     tracing::info!(workshop = %workshop.id, "workshop created");
@@ -190,7 +192,9 @@ pub async fn join(
             "the workshop is gone",
         )
     })?;
-    let participant = workshop.add_participant(format!("p-{}", random_id(10)), name, role)?;
+    let participant = workshop
+        .add_participant(format!("p-{}", random_id(10)), name, role)
+        .await?;
     Ok(Json(Joined {
         token: token_for(&app, &workshop.id, &participant.id, role),
         workshop_id: workshop.id.clone(),
@@ -286,14 +290,15 @@ pub async fn summary(
         }
     }
     let state = workshop.lock();
+    let d = &state.data;
     Ok(Json(Summary {
         id: workshop.id.clone(),
-        title: state.title.clone(),
-        participants: state.participants.iter().filter(|p| !p.removed).count(),
+        title: d.title.clone(),
+        participants: d.participants.iter().filter(|p| !p.removed).count(),
         rooms,
-        breakouts_open: state.breakouts_open,
-        join_code: facilitator.then(|| state.join_code.clone()),
-        observer_code: facilitator.then(|| state.observer_code.clone()),
+        breakouts_open: d.breakouts_open,
+        join_code: facilitator.then(|| d.join_code.clone()),
+        observer_code: facilitator.then(|| d.observer_code.clone()),
     }))
 }
 

@@ -70,6 +70,15 @@ pub struct Config {
     #[arg(long, env = "PLENARY_DRAIN_TIMEOUT_MS", default_value_t = 5_000)]
     pub drain_timeout_ms: u64,
 
+    /// Durability of the embedded store. `normal`: an acknowledged op survives a crash of the
+    /// process; `full`: it also survives power loss (every commit is fsynced).
+    #[arg(long, env = "PLENARY_SYNC", value_enum, default_value = "normal")]
+    pub sync: crate::sqlite::Sync,
+
+    /// Size cap of the embedded store in MiB; writes beyond it are refused with `unavailable`.
+    #[arg(long, env = "PLENARY_MAX_DB_MIB")]
+    pub max_db_mib: Option<u64>,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "PLENARY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod outbox;
 pub mod room;
 pub mod server;
+pub mod sqlite;
 pub mod state;
 pub mod store;
 pub mod timer;

@@ -1,11 +1,13 @@
 //! One actor task per room: it owns the room's document, seq and member list, orders every op,
-//! and fans out each broadcast serialized once. Nothing else touches a room's document.
+//! commits each batch through the store, and only then acknowledges and fans out, each broadcast
+//! serialized once. Nothing else touches a room's document.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use plenary_protocol::templates::{self, Progress};
+use plenary_protocol::templates::{self, Progress, SERVER_CLIENT};
 use plenary_protocol::workshop::Template;
 use plenary_protocol::{validate, Doc, ErrorCode, Member, Op, ServerMsg};
 use tokio::sync::{mpsc, oneshot};
@@ -13,15 +15,20 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::outbox::Outbox;
-use crate::store::Store;
+use crate::store::{RoomRecord, Store, StoredOp, Write};
 use crate::workshop::Workshop;
 
 /// Ops kept in memory for catch-up. A client further behind gets a snapshot.
 pub const CATCHUP_MAX_OPS: usize = 1_000;
 /// Bytes of broadcast frames kept for catch-up.
 pub const CATCHUP_MAX_BYTES: usize = 1024 * 1024;
-/// Op ids remembered per room so that a resent op is acknowledged once, not applied twice.
-pub const DEDUP_OP_IDS: usize = 20_000;
+/// Op ids remembered per room (in memory and in the store) so that a resent op is acknowledged
+/// once, not applied twice, also across a restart.
+pub const DEDUP_OP_IDS: usize = 10_000;
+/// A snapshot is written after this many ops...
+pub const SNAPSHOT_EVERY_OPS: u64 = 1_000;
+/// ...or this long after the last one, if anything changed.
+pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(30);
 /// Commands queued for one room. Senders wait when it is full (backpressure on the readers
 /// of the clients that send ops), they never drop.
 pub const ROOM_QUEUE: usize = 1_024;
@@ -117,26 +124,34 @@ struct Room {
     /// Undo records of the batch being ordered, and the clock and seq before it.
     undo: Vec<Undo>,
     batch_start: (u64, u64),
+    /// The seq of the last snapshot written.
+    snapshot_seq: u64,
 }
 
-/// Starts a room actor on `tracker` and returns its handle.
+/// Starts a room actor on `tracker` and returns its handle. `record` is the room as loaded from
+/// the store, if it was there.
 pub fn spawn(
     workshop: &Arc<Workshop>,
     id: &str,
+    record: Option<RoomRecord>,
     store: Arc<dyn Store>,
     tracker: &tokio_util::task::TaskTracker,
     shutdown: CancellationToken,
 ) -> RoomHandle {
     let (tx, rx) = mpsc::channel(ROOM_QUEUE);
     let id: Arc<str> = id.into();
-    let room = Room {
+    let record = record.unwrap_or_else(|| RoomRecord {
+        epoch: rand::random::<u64>() >> 11,
+        ..RoomRecord::default()
+    });
+    let mut room = Room {
         workshop_id: workshop.id.as_str().into(),
         id: id.clone(),
         workshop: Arc::downgrade(workshop),
         store,
-        epoch: rand::random::<u64>() >> 11,
-        seq: 0,
-        doc: Doc::new(),
+        epoch: record.epoch,
+        seq: record.seq,
+        doc: record.doc,
         log: VecDeque::new(),
         log_bytes: 0,
         op_ids: HashMap::new(),
@@ -144,7 +159,19 @@ pub fn spawn(
         members: HashMap::new(),
         undo: Vec::new(),
         batch_start: (0, 0),
+        snapshot_seq: record.seq,
     };
+    for stored in record.recent {
+        room.remember(stored.op.id.clone(), stored.seq, stored.participant);
+        let frame = ServerMsg::Op {
+            room: id.to_string(),
+            seq: stored.seq,
+            op: stored.op,
+        }
+        .to_json()
+        .into();
+        room.push_log(stored.seq, frame);
+    }
     tracker.spawn(room.run(rx, shutdown));
     RoomHandle { id, tx }
 }
@@ -172,13 +199,23 @@ enum Outcome {
 impl Room {
     async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>, shutdown: CancellationToken) {
         let mut batch = Vec::with_capacity(BATCH);
+        let mut snapshot_timer = tokio::time::interval(SNAPSHOT_EVERY);
+        snapshot_timer.tick().await;
         loop {
             tokio::select! {
                 n = rx.recv_many(&mut batch, BATCH) => {
                     if n == 0 {
                         break;
                     }
-                    self.handle_batch(&mut batch);
+                    self.handle_batch(&mut batch).await;
+                    if self.seq >= self.snapshot_seq + SNAPSHOT_EVERY_OPS {
+                        self.snapshot().await;
+                    }
+                }
+                _ = snapshot_timer.tick() => {
+                    if self.seq > self.snapshot_seq {
+                        self.snapshot().await;
+                    }
                 }
                 _ = shutdown.cancelled() => break,
             }
@@ -186,10 +223,27 @@ impl Room {
         debug!(room = %self.id, seq = self.seq, "room actor stopped");
     }
 
-    fn handle_batch(&mut self, batch: &mut Vec<RoomCmd>) {
+    /// Writes the document at the current seq and trims the log behind it, keeping the op ids
+    /// of the dedup window. A failed snapshot loses nothing: the log is only trimmed with it.
+    async fn snapshot(&mut self) {
+        let write = Write::Snapshot {
+            workshop: self.workshop_id.clone(),
+            room: self.id.clone(),
+            epoch: self.epoch,
+            seq: self.seq,
+            doc: self.doc.canonical_json(),
+            keep_from: self.seq.saturating_sub(DEDUP_OP_IDS as u64) + 1,
+        };
+        match self.store.write(write).await {
+            Ok(()) => self.snapshot_seq = self.seq,
+            Err(e) => warn!(room = %self.id, error = %e, "snapshot failed; will retry"),
+        }
+    }
+
+    async fn handle_batch(&mut self, batch: &mut Vec<RoomCmd>) {
         self.batch_start = (self.doc.clock, self.seq);
         let mut outcomes = Vec::new();
-        let mut committed: Vec<(u64, Op)> = Vec::new();
+        let mut committed: Vec<StoredOp> = Vec::new();
         for cmd in batch.drain(..) {
             match cmd {
                 RoomCmd::Op { conn, op } => {
@@ -200,22 +254,27 @@ impl Room {
                     for op in templates::seed_ops(&self.doc, template) {
                         if validate(&self.doc, &op).is_ok() {
                             self.apply(&op);
-                            committed.push((self.seq, op));
+                            self.remember(op.id.clone(), self.seq, SERVER_CLIENT.to_owned());
+                            committed.push(StoredOp {
+                                seq: self.seq,
+                                op,
+                                participant: SERVER_CLIENT.to_owned(),
+                            });
                         }
                     }
                 }
                 other => {
                     // Membership changes see every op ordered before them: flush first.
-                    self.commit(&mut committed, &mut outcomes);
+                    self.commit(&mut committed, &mut outcomes).await;
                     self.handle_control(other);
                 }
             }
         }
-        self.commit(&mut committed, &mut outcomes);
+        self.commit(&mut committed, &mut outcomes).await;
     }
 
     /// Decides one op: duplicate, rejected, or applied at the next seq (not yet committed).
-    fn order(&mut self, conn: ConnId, op: Op, committed: &mut Vec<(u64, Op)>) -> Outcome {
+    fn order(&mut self, conn: ConnId, op: Op, committed: &mut Vec<StoredOp>) -> Outcome {
         let op_id = op.id.clone();
         let reject = |code, message: String| Outcome::Rejected {
             conn,
@@ -262,8 +321,12 @@ impl Room {
         }
         self.apply(&op);
         let seq = self.seq;
-        self.remember(op.id.clone(), seq, participant);
-        committed.push((seq, op));
+        self.remember(op.id.clone(), seq, participant.clone());
+        committed.push(StoredOp {
+            seq,
+            op,
+            participant,
+        });
         Outcome::Applied { conn, op_id, seq }
     }
 
@@ -280,7 +343,7 @@ impl Room {
     }
 
     /// Puts the document back as it was before the ops of this batch were ordered.
-    fn roll_back(&mut self, committed: &[(u64, Op)]) {
+    fn roll_back(&mut self, committed: &[StoredOp]) {
         for undo in self.undo.drain(..).rev() {
             match undo.before {
                 Some(obj) => self.doc.objects.insert(undo.object.clone(), obj),
@@ -290,10 +353,10 @@ impl Room {
                 self.doc.tombstones.remove(&undo.object);
             }
         }
-        for (_, op) in committed {
-            if let Some(pos) = self.op_order.iter().rposition(|id| *id == op.id) {
+        for stored in committed {
+            if let Some(pos) = self.op_order.iter().rposition(|id| *id == stored.op.id) {
                 self.op_order.remove(pos);
-                self.op_ids.remove(&op.id);
+                self.op_ids.remove(&stored.op.id);
             }
         }
         (self.doc.clock, self.seq) = self.batch_start;
@@ -302,13 +365,15 @@ impl Room {
     /// Makes the ordered ops durable, then acknowledges and broadcasts them. If the store
     /// fails, nothing of the batch is acknowledged or kept: the room rolls back and every op in
     /// it is rejected with `unavailable`, so the client can resend it later.
-    fn commit(&mut self, committed: &mut Vec<(u64, Op)>, outcomes: &mut Vec<Outcome>) {
+    async fn commit(&mut self, committed: &mut Vec<StoredOp>, outcomes: &mut Vec<Outcome>) {
         if !committed.is_empty() {
-            let refs: Vec<(u64, &Op)> = committed.iter().map(|(s, o)| (*s, o)).collect();
-            if let Err(e) = self
-                .store
-                .append_ops(&self.workshop_id, &self.id, self.epoch, &refs)
-            {
+            let write = Write::Ops {
+                workshop: self.workshop_id.clone(),
+                room: self.id.clone(),
+                epoch: self.epoch,
+                ops: committed.clone(),
+            };
+            if let Err(e) = self.store.write(write).await {
                 warn!(room = %self.id, error = %e, "storing ops failed; batch rolled back");
                 self.roll_back(committed);
                 committed.clear();
@@ -327,11 +392,12 @@ impl Room {
         self.undo.clear();
         self.batch_start = (self.doc.clock, self.seq);
         let mut frames: HashMap<u64, Utf8Bytes> = HashMap::new();
-        for (seq, op) in committed.drain(..) {
+        for stored in committed.drain(..) {
+            let seq = stored.seq;
             let frame: Utf8Bytes = ServerMsg::Op {
                 room: self.id.to_string(),
                 seq,
-                op,
+                op: stored.op,
             }
             .to_json()
             .into();
@@ -341,6 +407,7 @@ impl Room {
         for outcome in outcomes.drain(..) {
             match outcome {
                 Outcome::Applied { conn, op_id, seq } => {
+                    // Everyone else gets the op before any later one; the sender gets the ack.
                     let ack = ServerMsg::Ack {
                         room: self.id.to_string(),
                         op_id,
@@ -393,8 +460,12 @@ impl Room {
             } => {
                 self.catch_up(&outbox, resume);
                 let participant = member.participant.clone();
+                let already = self
+                    .members
+                    .values()
+                    .any(|(m, _)| m.participant == participant);
                 self.members.insert(conn, (member, outbox));
-                self.broadcast_presence(Some(participant), None);
+                self.broadcast_presence((!already).then_some(participant), None);
             }
             RoomCmd::Leave { conn, reason } => {
                 if let Some((member, outbox)) = self.members.remove(&conn) {
@@ -405,7 +476,13 @@ impl Room {
                         };
                         let _ = outbox.push(msg.to_json().into());
                     }
-                    self.broadcast_presence(None, Some(member.participant));
+                    // Another connection of the same participant (a new tab, or the socket
+                    // that replaced this one) keeps the participant present.
+                    let still_here = self
+                        .members
+                        .values()
+                        .any(|(m, _)| m.participant == member.participant);
+                    self.broadcast_presence(None, (!still_here).then_some(member.participant));
                 }
             }
             RoomCmd::Focus { conn, focus } => {

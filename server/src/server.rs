@@ -11,8 +11,9 @@ use tracing::{info, warn};
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::sqlite::{self, SqliteStore};
 use crate::state::AppState;
-use crate::store::{MemoryStore, Store};
+use crate::store::{Loaded, Store};
 use crate::{api, web, ws};
 
 /// Largest JSON body the REST API accepts.
@@ -31,8 +32,8 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
-/// Prepares the data dir, the secret and the store.
-pub fn open(config: &Config) -> anyhow::Result<(Auth, Arc<dyn Store>)> {
+/// Prepares the data dir, the secret and the store, and reads back what the store holds.
+pub fn open(config: &Config) -> anyhow::Result<(Auth, Arc<dyn Store>, Loaded)> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
     })?;
@@ -42,7 +43,15 @@ pub fn open(config: &Config) -> anyhow::Result<(Auth, Arc<dyn Store>)> {
             config.data_dir.display()
         )
     })?;
-    Ok((auth, Arc::new(MemoryStore)))
+    let options = sqlite::Options {
+        sync: config.sync,
+        max_mib: config.max_db_mib,
+        ..sqlite::Options::default()
+    };
+    let store =
+        SqliteStore::open(&config.data_dir, options).map_err(|e| anyhow::anyhow!("{}", e.0))?;
+    let loaded = store.load().map_err(|e| anyhow::anyhow!("{}", e.0))?;
+    Ok((auth, Arc::new(store), loaded))
 }
 
 /// Serves on `listener` until `shutdown` is cancelled, then tells every client to reconnect and
@@ -52,9 +61,17 @@ pub async fn run(
     config: Config,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let (auth, store) = open(&config)?;
+    let started = std::time::Instant::now();
+    let (auth, store, loaded) = open(&config)?;
     let drain = Duration::from_millis(config.drain_timeout_ms);
     let app = AppState::new(config, auth, store, shutdown.clone());
+    let (workshops, rooms) = app.restore(loaded)?;
+    info!(
+        workshops,
+        rooms,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "state restored"
+    );
     let tracker = app.0.tracker.clone();
     info!(addr = %listener.local_addr()?, "plenary listening");
     let serve = axum::serve(listener, router(app))

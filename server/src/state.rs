@@ -14,7 +14,7 @@ use crate::auth::Auth;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::store::Store;
-use crate::workshop::{RoomCtx, Workshop};
+use crate::workshop::{RoomCtx, Workshop, WorkshopData};
 
 #[derive(Clone)]
 pub struct AppState(pub Arc<Shared>);
@@ -92,26 +92,59 @@ impl AppState {
         }
     }
 
-    /// Creates a workshop and returns it.
-    pub fn create_workshop(&self, title: String) -> Arc<Workshop> {
-        let id = format!("w-{}", random_id(12));
-        let join_code = self.claim_code(&id, Role::Attendee);
-        let observer_code = self.claim_code(&id, Role::Observer);
-        let ctx = RoomCtx {
+    fn room_ctx(&self) -> RoomCtx {
+        RoomCtx {
             store: self.0.store.clone(),
             tracker: self.0.tracker.clone(),
             shutdown: self.0.shutdown.clone(),
-        };
-        let workshop = Workshop::create(
+        }
+    }
+
+    /// Creates a workshop, stores it and returns it.
+    pub async fn create_workshop(
+        &self,
+        title: String,
+    ) -> Result<Arc<Workshop>, crate::workshop::Refusal> {
+        let id = format!("w-{}", random_id(12));
+        let join_code = self.claim_code(&id, Role::Attendee);
+        let observer_code = self.claim_code(&id, Role::Observer);
+        let data = WorkshopData::new(title, join_code.clone(), observer_code.clone());
+        let workshop = Workshop::start(
             id.clone(),
-            title,
-            join_code,
-            observer_code,
+            data,
+            Default::default(),
             self.0.clock,
-            ctx,
+            self.room_ctx(),
         );
+        if let Err(e) = workshop.save().await {
+            self.0.codes.remove(&join_code);
+            self.0.codes.remove(&observer_code);
+            return Err(e);
+        }
         self.0.workshops.insert(id, workshop.clone());
-        workshop
+        Ok(workshop)
+    }
+
+    /// Starts every workshop the store holds. Returns how many workshops and rooms it started.
+    pub fn restore(&self, loaded: crate::store::Loaded) -> anyhow::Result<(usize, usize)> {
+        let mut rooms = 0;
+        let mut workshops = 0;
+        for (id, (state, records)) in loaded.workshops {
+            let data: WorkshopData = serde_json::from_str(&state)
+                .map_err(|e| anyhow::anyhow!("workshop {id} in the store is unreadable: {e}"))?;
+            self.0
+                .codes
+                .insert(data.join_code.clone(), (id.clone(), Role::Attendee));
+            self.0
+                .codes
+                .insert(data.observer_code.clone(), (id.clone(), Role::Observer));
+            rooms += data.rooms.len();
+            workshops += 1;
+            let workshop =
+                Workshop::start(id.clone(), data, records, self.0.clock, self.room_ctx());
+            self.0.workshops.insert(id, workshop);
+        }
+        Ok((workshops, rooms))
     }
 
     pub fn workshop(&self, id: &str) -> Option<Arc<Workshop>> {

@@ -1,43 +1,98 @@
-//! The storage seam. Room actors and the workshop write through [`Store`]; the in-memory
-//! implementation keeps nothing across restarts. The embedded durable store plugs in here.
+//! The storage seam. Room actors and workshops write through [`Store`]; start-up reads
+//! everything back with [`Store::load`]. The embedded default is [`crate::sqlite::SqliteStore`];
+//! [`MemoryStore`] keeps nothing and serves unit tests.
 
-use plenary_protocol::Op;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
-/// A storage failure. The caller rejects the write with `unavailable` and applies nothing.
-#[derive(Debug, thiserror::Error)]
+use plenary_protocol::{Doc, Op};
+
+/// A storage failure. The caller rejects the write with `unavailable` and keeps nothing of it.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("storage: {0}")]
 pub struct StoreError(pub String);
 
+/// One op as stored: its seq, the op, and the participant that sent it (for deduplication).
+#[derive(Debug, Clone)]
+pub struct StoredOp {
+    pub seq: u64,
+    pub op: Op,
+    pub participant: String,
+}
+
+/// A write. Writes are applied in the order they are issued; one writer batches the writes that
+/// arrive together into one transaction (group commit).
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Ops of one room, in seq order.
+    Ops {
+        workshop: Arc<str>,
+        room: Arc<str>,
+        epoch: u64,
+        ops: Vec<StoredOp>,
+    },
+    /// A room's document at `seq`; ops below `keep_from` are trimmed in the same transaction.
+    Snapshot {
+        workshop: Arc<str>,
+        room: Arc<str>,
+        epoch: u64,
+        seq: u64,
+        doc: String,
+        keep_from: u64,
+    },
+    /// A workshop's state (everything but the room documents), newer `version`s win.
+    Workshop {
+        id: String,
+        version: u64,
+        state: String,
+    },
+}
+
+/// A room as loaded at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct RoomRecord {
+    pub epoch: u64,
+    /// The seq the document reflects (the snapshot's seq plus the tail applied).
+    pub seq: u64,
+    pub doc: Doc,
+    /// The retained ops, ascending: the recent history, for catch-up and deduplication.
+    pub recent: Vec<StoredOp>,
+}
+
+/// Everything a store holds.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Workshop id -> (state JSON, rooms by id).
+    pub workshops: HashMap<String, (String, HashMap<String, RoomRecord>)>,
+}
+
+pub type WriteFuture = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
+
 /// Where workshops and room logs are kept.
 pub trait Store: Send + Sync + 'static {
-    /// Commits a batch of ops of one room, in seq order, in one transaction (group commit).
-    /// Returns only once the batch is as durable as the store promises.
-    fn append_ops(
-        &self,
-        workshop: &str,
-        room: &str,
-        epoch: u64,
-        ops: &[(u64, &Op)],
-    ) -> Result<(), StoreError>;
+    /// Queues a write; the future resolves once it is as durable as the store promises.
+    fn write(&self, write: Write) -> WriteFuture;
 
-    /// Saves a workshop's state (everything but room documents) as an opaque JSON document.
-    fn save_workshop(&self, workshop: &str, state: &[u8]) -> Result<(), StoreError>;
+    /// Reads back everything (at start-up).
+    fn load(&self) -> Result<Loaded, StoreError>;
 
     /// Whether the store can take writes right now (for `/readyz`).
     fn ready(&self) -> bool;
 }
 
-/// Keeps nothing: for tests and for running without a data dir.
+/// Keeps nothing: for unit tests.
 #[derive(Debug, Default)]
 pub struct MemoryStore;
 
 impl Store for MemoryStore {
-    fn append_ops(&self, _: &str, _: &str, _: u64, _: &[(u64, &Op)]) -> Result<(), StoreError> {
-        Ok(())
+    fn write(&self, _: Write) -> WriteFuture {
+        Box::pin(std::future::ready(Ok(())))
     }
 
-    fn save_workshop(&self, _: &str, _: &[u8]) -> Result<(), StoreError> {
-        Ok(())
+    fn load(&self) -> Result<Loaded, StoreError> {
+        Ok(Loaded::default())
     }
 
     fn ready(&self) -> bool {

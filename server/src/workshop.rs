@@ -1,9 +1,12 @@
 //! A workshop: its rooms, participants, teams, exercise timer, stage and help queue, and the
 //! connections attached to it.
 //!
-//! Workshop state sits behind a std `Mutex`: every critical section is a few map operations
-//! with no `.await` inside. Commands mutate the state under the lock and return [`Effects`];
-//! the caller carries them out (room messages, broadcasts) after the lock is released.
+//! The durable part, [`WorkshopData`], and the live part (room actors, connections) sit behind
+//! one std `Mutex`, whose critical sections are a few map operations with no `.await` inside.
+//! Every change goes through [`Workshop::transact`]: it mutates the state under the lock, writes
+//! the new [`WorkshopData`] to the store, and only then carries out the [`Effects`] (broadcasts,
+//! room messages) and answers. If the store fails, the change is undone and refused with
+//! `unavailable`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,6 +19,7 @@ use plenary_protocol::workshop::{
 };
 use plenary_protocol::{ErrorCode, Member, Op, OpKind, Role, ServerMsg, TimerEvent};
 use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -23,7 +27,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::outbox::Outbox;
 use crate::room::{self, ConnId, RoomCmd, RoomHandle};
-use crate::store::Store;
+use crate::store::{RoomRecord, Store, Write};
 
 /// Most breakout rooms per workshop.
 pub const MAX_ROOMS: usize = 100;
@@ -48,7 +52,7 @@ fn refuse<T>(code: ErrorCode, message: impl Into<String>) -> Result<T, Refusal> 
     })
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Participant {
     pub id: String,
     pub name: String,
@@ -70,9 +74,52 @@ impl Participant {
     }
 }
 
-struct RoomEntry {
-    info: RoomInfo,
-    handle: RoomHandle,
+/// Everything about a workshop that survives a restart, except the room documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkshopData {
+    /// Bumped by every change, so the store keeps the newest state when writes race.
+    pub version: u64,
+    pub title: String,
+    pub join_code: String,
+    pub observer_code: String,
+    /// The plenary first, then breakouts in creation order.
+    pub rooms: Vec<RoomInfo>,
+    pub participants: Vec<Participant>,
+    pub breakouts_open: bool,
+    pub allow_choice: bool,
+    pub exercise: Option<Exercise>,
+    pub timer: Option<TimerView>,
+    pub stage: Option<String>,
+    pub help: Vec<HelpRequest>,
+    pub next_help_id: u64,
+    pub next_timer_id: u64,
+    pub next_room: u64,
+}
+
+impl WorkshopData {
+    pub fn new(title: String, join_code: String, observer_code: String) -> Self {
+        WorkshopData {
+            version: 0,
+            title,
+            join_code,
+            observer_code,
+            rooms: vec![RoomInfo {
+                id: PLENARY.into(),
+                name: "Plenary".into(),
+                kind: RoomKind::Plenary,
+            }],
+            participants: Vec::new(),
+            breakouts_open: false,
+            allow_choice: false,
+            exercise: None,
+            timer: None,
+            stage: None,
+            help: Vec::new(),
+            next_help_id: 1,
+            next_timer_id: 1,
+            next_room: 1,
+        }
+    }
 }
 
 /// One attached connection.
@@ -84,24 +131,13 @@ struct Conn {
 }
 
 pub struct WorkshopState {
-    pub title: String,
-    pub join_code: String,
-    pub observer_code: String,
-    rooms: Vec<RoomEntry>,
-    pub participants: Vec<Participant>,
-    pub breakouts_open: bool,
-    pub allow_choice: bool,
-    pub exercise: Option<Exercise>,
-    pub timer: Option<TimerView>,
-    pub stage: Option<String>,
-    pub help: Vec<HelpRequest>,
-    next_help_id: u64,
-    next_timer_id: u64,
-    next_room: u64,
+    pub data: WorkshopData,
+    /// Room actors by room id; one per entry of `data.rooms`.
+    handles: HashMap<String, RoomHandle>,
     conns: HashMap<ConnId, Conn>,
 }
 
-/// What a command asks the caller to do once the lock is released.
+/// What a change asks the caller to do once it is stored and the lock is released.
 #[derive(Default)]
 #[must_use]
 pub struct Effects {
@@ -111,6 +147,8 @@ pub struct Effects {
     pub seed: Vec<(RoomHandle, Template)>,
     /// Unsubscribe connections from rooms they may no longer read.
     pub evict: Vec<(RoomHandle, ConnId, String)>,
+    /// Close these connections (a removed participant's).
+    pub close: Vec<Outbox>,
     /// The timer changed: the timer task must recompute its next wake-up.
     pub timer_changed: bool,
     /// A timer event to push to everyone.
@@ -128,6 +166,11 @@ pub struct RoomCtx {
 pub struct Workshop {
     pub id: String,
     state: Mutex<WorkshopState>,
+    /// Serializes changes together with their store write, so the store sees versions in
+    /// order and a failed write can be undone. A tokio mutex on purpose: it is held across the
+    /// store write, and only by changes (facilitator commands, joins, timer events), never by
+    /// the op path.
+    writing: tokio::sync::Mutex<()>,
     /// Wakes the timer task when the timer is set, extended or stopped.
     timer_changed: Notify,
     pub clock: Clock,
@@ -135,53 +178,32 @@ pub struct Workshop {
 }
 
 impl Workshop {
-    /// Creates a workshop with its plenary room and starts its timer task.
-    pub fn create(
+    /// Starts a workshop from its data: one actor per room (with the stored documents in
+    /// `records`) and the timer task. New workshops must then be saved with [`Workshop::save`].
+    pub fn start(
         id: String,
-        title: String,
-        join_code: String,
-        observer_code: String,
+        data: WorkshopData,
+        mut records: HashMap<String, RoomRecord>,
         clock: Clock,
         ctx: RoomCtx,
     ) -> Arc<Self> {
+        let room_ids: Vec<String> = data.rooms.iter().map(|r| r.id.clone()).collect();
         let workshop = Arc::new(Workshop {
             id,
             state: Mutex::new(WorkshopState {
-                title,
-                join_code,
-                observer_code,
-                rooms: Vec::new(),
-                participants: Vec::new(),
-                breakouts_open: false,
-                allow_choice: false,
-                exercise: None,
-                timer: None,
-                stage: None,
-                help: Vec::new(),
-                next_help_id: 1,
-                next_timer_id: 1,
-                next_room: 1,
+                data,
+                handles: HashMap::new(),
                 conns: HashMap::new(),
             }),
+            writing: tokio::sync::Mutex::new(()),
             timer_changed: Notify::new(),
             clock,
             ctx: ctx.clone(),
         });
-        let plenary = room::spawn(
-            &workshop,
-            PLENARY,
-            ctx.store.clone(),
-            &ctx.tracker,
-            ctx.shutdown.clone(),
-        );
-        workshop.lock().rooms.push(RoomEntry {
-            info: RoomInfo {
-                id: PLENARY.into(),
-                name: "Plenary".into(),
-                kind: RoomKind::Plenary,
-            },
-            handle: plenary,
-        });
+        for room in room_ids {
+            let handle = workshop.spawn_room(&room, records.remove(&room));
+            workshop.lock().handles.insert(room, handle);
+        }
         ctx.tracker
             .spawn(crate::timer::run(workshop.clone(), ctx.shutdown.clone()));
         workshop
@@ -195,9 +217,58 @@ impl Workshop {
         &self.timer_changed
     }
 
+    /// Writes the current data to the store.
+    pub async fn save(&self) -> Result<(), Refusal> {
+        let _writing = self.writing.lock().await;
+        let write = self.lock().write(&self.id);
+        self.ctx
+            .store
+            .write(write)
+            .await
+            .or_else(|e| refuse(ErrorCode::Unavailable, e.to_string()))
+    }
+
+    /// Applies `change` under the lock, stores the result, then carries out the effects. On a
+    /// store failure the data is put back and the change refused with `unavailable`.
+    pub async fn transact<T>(
+        self: &Arc<Self>,
+        change: impl FnOnce(&mut WorkshopState, &Arc<Workshop>, u64) -> Result<(T, Effects), Refusal>,
+    ) -> Result<T, Refusal> {
+        let _writing = self.writing.lock().await;
+        let (value, effects, before, write) = {
+            let mut state = self.lock();
+            let before = state.data.clone();
+            let (value, effects) = change(&mut state, self, self.clock.now_ms())?;
+            // Nothing durable changed (a refused timer event, a no-op): nothing to store.
+            let write = (state.data != before).then(|| {
+                state.data.version += 1;
+                state.write(&self.id)
+            });
+            (value, effects, before, write)
+        };
+        let stored = match write {
+            Some(write) => self.ctx.store.write(write).await,
+            None => Ok(()),
+        };
+        if let Err(e) = stored {
+            let mut state = self.lock();
+            // Rooms this change created have actors but are dropped with the data.
+            state
+                .handles
+                .retain(|id, _| before.rooms.iter().any(|r| r.id == *id));
+            state.data = before;
+            return refuse(
+                ErrorCode::Unavailable,
+                format!("the change could not be stored: {e}"),
+            );
+        }
+        self.carry_out(effects).await;
+        Ok(value)
+    }
+
     /// Adds a participant and returns a copy of it.
-    pub fn add_participant(
-        &self,
+    pub async fn add_participant(
+        self: &Arc<Self>,
         id: String,
         name: String,
         role: Role,
@@ -209,27 +280,28 @@ impl Workshop {
             room: None,
             removed: false,
         };
-        {
-            let mut state = self.lock();
-            if state.participants.len() >= MAX_PARTICIPANTS {
+        self.transact(|state, _, _| {
+            if state.data.participants.len() >= MAX_PARTICIPANTS {
                 return refuse(
                     ErrorCode::Conflict,
                     format!("a workshop holds at most {MAX_PARTICIPANTS} participants"),
                 );
             }
-            state.participants.push(participant.clone());
-        }
-        self.broadcast_view();
-        Ok(participant)
+            state.data.participants.push(participant.clone());
+            Ok((
+                participant,
+                Effects {
+                    broadcast: true,
+                    ..Effects::default()
+                },
+            ))
+        })
+        .await
     }
 
     /// The participant, if present and not removed.
     pub fn participant(&self, id: &str) -> Option<Participant> {
-        self.lock()
-            .participants
-            .iter()
-            .find(|p| p.id == id && !p.removed)
-            .cloned()
+        self.lock().find(id).cloned()
     }
 
     pub fn view(&self) -> WorkshopView {
@@ -266,7 +338,7 @@ impl Workshop {
             };
             c.rooms
                 .iter()
-                .filter_map(|r| state.room(r).map(|e| e.handle.clone()))
+                .filter_map(|r| state.handles.get(r).cloned())
                 .collect()
         };
         for handle in rooms {
@@ -281,7 +353,7 @@ impl Workshop {
         room: &str,
     ) -> Result<(RoomHandle, Member), Refusal> {
         let mut state = self.lock();
-        let Some(handle) = state.room(room).map(|e| e.handle.clone()) else {
+        let Some(handle) = state.handles.get(room).cloned() else {
             return refuse(
                 ErrorCode::UnknownRoom,
                 format!("no room {room} in this workshop"),
@@ -301,11 +373,7 @@ impl Workshop {
         if !state.may_read(&participant, room) {
             return refuse(
                 ErrorCode::Forbidden,
-                format!(
-                    "a {:?} of another team cannot open room {room}",
-                    participant.role
-                )
-                .to_lowercase(),
+                format!("a {} may not open room {room}", role_name(participant.role)),
             );
         }
         if let Some(c) = state.conns.get_mut(&conn) {
@@ -322,7 +390,7 @@ impl Workshop {
             .get_mut(&conn)
             .is_some_and(|c| c.rooms.remove(room));
         if joined {
-            state.room(room).map(|e| e.handle.clone())
+            state.handles.get(room).cloned()
         } else {
             None
         }
@@ -335,14 +403,15 @@ impl Workshop {
         let Some(p) = state.find(participant) else {
             return Err("participant is no longer in this workshop".into());
         };
+        let staged = state.data.stage.as_deref() == Some(room);
         match p.role {
             Role::Facilitator => Ok(()),
             Role::Attendee if p.room.as_deref() == Some(room) => Ok(()),
             Role::Attendee | Role::Observer => {
                 let feedback = matches!(&op.kind, OpKind::Create { ty, .. } if ty == "feedback");
-                if state.stage.as_deref() == Some(room) && feedback {
+                if staged && feedback {
                     Ok(())
-                } else if state.stage.as_deref() == Some(room) {
+                } else if staged {
                     Err("on stage, the audience may only add feedback cards".into())
                 } else {
                     Err(format!("a {} may not edit room {room}", role_name(p.role)))
@@ -351,28 +420,26 @@ impl Workshop {
         }
     }
 
-    /// Runs a command for `actor` and carries out its effects.
+    /// Runs a command for `actor`.
     pub async fn command(self: &Arc<Self>, actor: &str, command: Command) -> Result<(), Refusal> {
-        let effects = {
-            let mut state = self.lock();
-            let now = self.clock.now_ms();
-            state.execute(self, actor, command, now)?
-        };
-        self.carry_out(effects).await;
-        Ok(())
+        self.transact(|state, workshop, now| {
+            Ok(((), state.execute(workshop, actor, command, now)?))
+        })
+        .await
     }
 
     /// Fires a timer event if it is still due (idempotent: a stale or repeated call does nothing).
     pub async fn fire_timer(self: &Arc<Self>, timer_id: u64) {
-        let effects = {
-            let mut state = self.lock();
-            let now = self.clock.now_ms();
-            state.fire_timer(timer_id, now)
-        };
-        self.carry_out(effects).await;
+        let fired = self
+            .transact(|state, _, now| Ok(((), state.fire_timer(timer_id, now))))
+            .await;
+        if let Err(e) = fired {
+            // The timer task retries: the state still says the event is due.
+            tracing::warn!(workshop = %self.id, error = %e.message, "timer event not stored");
+        }
     }
 
-    pub(crate) async fn carry_out(&self, effects: Effects) {
+    async fn carry_out(&self, effects: Effects) {
         if effects.timer_changed {
             self.timer_changed.notify_one();
         }
@@ -382,6 +449,9 @@ impl Workshop {
                 event,
                 remaining_ms,
             });
+        }
+        for outbox in effects.close {
+            outbox.close(close::REMOVED, "removed by the facilitator");
         }
         for (handle, conn, reason) in effects.evict {
             handle
@@ -419,19 +489,22 @@ impl Workshop {
         }
     }
 
-    /// Handles of every room, plenary first.
+    /// Every room with its actor's handle, plenary first.
     pub fn room_handles(&self) -> Vec<(RoomInfo, RoomHandle)> {
-        self.lock()
+        let state = self.lock();
+        state
+            .data
             .rooms
             .iter()
-            .map(|e| (e.info.clone(), e.handle.clone()))
+            .filter_map(|r| state.handles.get(&r.id).map(|h| (r.clone(), h.clone())))
             .collect()
     }
 
-    fn spawn_room(self: &Arc<Self>, id: &str) -> RoomHandle {
+    fn spawn_room(self: &Arc<Self>, id: &str, record: Option<RoomRecord>) -> RoomHandle {
         room::spawn(
             self,
             id,
+            record,
             self.ctx.store.clone(),
             &self.ctx.tracker,
             self.ctx.shutdown.clone(),
@@ -459,23 +532,42 @@ fn check_name(what: &str, s: &str, max: usize) -> Result<(), Refusal> {
 }
 
 impl WorkshopState {
-    fn room(&self, id: &str) -> Option<&RoomEntry> {
-        self.rooms.iter().find(|r| r.info.id == id)
+    fn write(&self, id: &str) -> Write {
+        let state = serde_json::to_string(&self.data).expect("workshop data serializes");
+        Write::Workshop {
+            id: id.to_owned(),
+            version: self.data.version,
+            state,
+        }
+    }
+
+    fn room(&self, id: &str) -> Option<&RoomInfo> {
+        self.data.rooms.iter().find(|r| r.id == id)
     }
 
     fn is_breakout(&self, id: &str) -> bool {
-        self.room(id)
-            .is_some_and(|r| r.info.kind == RoomKind::Breakout)
+        self.room(id).is_some_and(|r| r.kind == RoomKind::Breakout)
+    }
+
+    fn breakouts(&self) -> Vec<String> {
+        self.data
+            .rooms
+            .iter()
+            .filter(|r| r.kind == RoomKind::Breakout)
+            .map(|r| r.id.clone())
+            .collect()
     }
 
     fn find(&self, participant: &str) -> Option<&Participant> {
-        self.participants
+        self.data
+            .participants
             .iter()
             .find(|p| p.id == participant && !p.removed)
     }
 
     fn find_mut(&mut self, participant: &str) -> Option<&mut Participant> {
-        self.participants
+        self.data
+            .participants
             .iter_mut()
             .find(|p| p.id == participant && !p.removed)
     }
@@ -485,18 +577,19 @@ impl WorkshopState {
     pub fn may_read(&self, p: &Participant, room: &str) -> bool {
         match p.role {
             Role::Facilitator => true,
-            _ if room == PLENARY || self.stage.as_deref() == Some(room) => true,
+            _ if room == PLENARY || self.data.stage.as_deref() == Some(room) => true,
             Role::Attendee => p.room.as_deref() == Some(room),
             Role::Observer => false,
         }
     }
 
     pub fn view(&self, id: &str) -> WorkshopView {
+        let d = &self.data;
         WorkshopView {
             id: id.to_owned(),
-            title: self.title.clone(),
-            rooms: self.rooms.iter().map(|r| r.info.clone()).collect(),
-            participants: self
+            title: d.title.clone(),
+            rooms: d.rooms.clone(),
+            participants: d
                 .participants
                 .iter()
                 .filter(|p| !p.removed)
@@ -507,12 +600,12 @@ impl WorkshopState {
                     room: p.room.clone(),
                 })
                 .collect(),
-            breakouts_open: self.breakouts_open,
-            allow_choice: self.allow_choice,
-            exercise: self.exercise.clone(),
-            timer: self.timer.clone(),
-            stage: self.stage.clone(),
-            help: self.help.clone(),
+            breakouts_open: d.breakouts_open,
+            allow_choice: d.allow_choice,
+            exercise: d.exercise.clone(),
+            timer: d.timer.clone(),
+            stage: d.stage.clone(),
+            help: d.help.clone(),
         }
     }
 
@@ -526,8 +619,8 @@ impl WorkshopState {
             };
             for room in &conn.rooms {
                 if !self.may_read(p, room) {
-                    if let Some(entry) = self.room(room) {
-                        out.push((entry.handle.clone(), *id, reason.to_owned()));
+                    if let Some(handle) = self.handles.get(room) {
+                        out.push((handle.clone(), *id, reason.to_owned()));
                     }
                     drop_list.push((*id, room.clone()));
                 }
@@ -554,13 +647,13 @@ impl WorkshopState {
                 "participant is no longer in this workshop",
             );
         };
-        let facilitator_only = !matches!(
+        let attendee_only = matches!(
             command,
             Command::ChooseRoom { .. } | Command::RaiseHand { .. } | Command::LowerHand
         );
         let allowed = match actor.role {
-            Role::Facilitator => facilitator_only,
-            Role::Attendee => !facilitator_only,
+            Role::Facilitator => !attendee_only,
+            Role::Attendee => attendee_only,
             Role::Observer => false,
         };
         if !allowed {
@@ -577,9 +670,10 @@ impl WorkshopState {
             broadcast: true,
             ..Effects::default()
         };
+        let d = &mut self.data;
         match command {
             Command::CreateBreakouts { names } => {
-                if names.is_empty() || self.rooms.len() - 1 + names.len() > MAX_ROOMS {
+                if names.is_empty() || d.rooms.len() - 1 + names.len() > MAX_ROOMS {
                     return refuse(
                         ErrorCode::InvalidCommand,
                         format!("give 1 to {MAX_ROOMS} room names in all"),
@@ -589,44 +683,38 @@ impl WorkshopState {
                     check_name("a room name", name, 60)?;
                 }
                 for name in names {
-                    let id = format!("room-{}", self.next_room);
-                    self.next_room += 1;
-                    let handle = workshop.spawn_room(&id);
-                    self.rooms.push(RoomEntry {
-                        info: RoomInfo {
-                            id,
-                            name: name.trim().to_owned(),
-                            kind: RoomKind::Breakout,
-                        },
-                        handle,
+                    let id = format!("room-{}", d.next_room);
+                    d.next_room += 1;
+                    let handle = workshop.spawn_room(&id, None);
+                    self.handles.insert(id.clone(), handle);
+                    d.rooms.push(RoomInfo {
+                        id,
+                        name: name.trim().to_owned(),
+                        kind: RoomKind::Breakout,
                     });
                 }
             }
             Command::AssignAuto => {
-                let breakouts: Vec<String> = self
-                    .rooms
-                    .iter()
-                    .filter(|r| r.info.kind == RoomKind::Breakout)
-                    .map(|r| r.info.id.clone())
-                    .collect();
+                let breakouts = self.breakouts();
                 if breakouts.is_empty() {
                     return refuse(
                         ErrorCode::Conflict,
                         "create breakout rooms before assigning",
                     );
                 }
-                let mut attendees: Vec<usize> = (0..self.participants.len())
+                let d = &mut self.data;
+                let mut attendees: Vec<usize> = (0..d.participants.len())
                     .filter(|&i| {
-                        self.participants[i].role == Role::Attendee && !self.participants[i].removed
+                        d.participants[i].role == Role::Attendee && !d.participants[i].removed
                     })
                     .collect();
                 attendees.shuffle(&mut rand::rng());
                 for (n, i) in attendees.into_iter().enumerate() {
-                    self.participants[i].room = Some(breakouts[n % breakouts.len()].clone());
+                    d.participants[i].room = Some(breakouts[n % breakouts.len()].clone());
                 }
                 fx.evict = self.evictions("moved to another team");
             }
-            Command::AllowChoice { allow } => self.allow_choice = allow,
+            Command::AllowChoice { allow } => d.allow_choice = allow,
             Command::MoveParticipant { participant, room } => {
                 if let Some(r) = &room {
                     if !self.is_breakout(r) {
@@ -646,7 +734,7 @@ impl WorkshopState {
                 fx.evict = self.evictions("moved to another team");
             }
             Command::ChooseRoom { room } => {
-                if !self.allow_choice {
+                if !d.allow_choice {
                     return refuse(
                         ErrorCode::Conflict,
                         "the facilitator has not opened room choice",
@@ -661,12 +749,12 @@ impl WorkshopState {
                 fx.evict = self.evictions("moved to another team");
             }
             Command::OpenBreakouts => {
-                if !self.rooms.iter().any(|r| r.info.kind == RoomKind::Breakout) {
+                if self.breakouts().is_empty() {
                     return refuse(ErrorCode::Conflict, "there are no breakout rooms to open");
                 }
-                self.breakouts_open = true;
+                self.data.breakouts_open = true;
             }
-            Command::CloseBreakouts => self.breakouts_open = false,
+            Command::CloseBreakouts => d.breakouts_open = false,
             Command::BroadcastExercise {
                 title,
                 instructions,
@@ -700,12 +788,7 @@ impl WorkshopState {
                         list
                     }
                     None => {
-                        let all: Vec<String> = self
-                            .rooms
-                            .iter()
-                            .filter(|r| r.info.kind == RoomKind::Breakout)
-                            .map(|r| r.info.id.clone())
-                            .collect();
+                        let all = self.breakouts();
                         if all.is_empty() {
                             vec![PLENARY.to_owned()]
                         } else {
@@ -715,12 +798,19 @@ impl WorkshopState {
                 };
                 let duration_ms = timebox_secs * 1000;
                 let warning_ms = warning_secs
-                    .map(|s| s * 1000)
+                    .map(|s| s.saturating_mul(1000))
                     .unwrap_or_else(|| (duration_ms / 5).min(DEFAULT_WARNING_SECS * 1000))
                     .min(duration_ms);
-                let id = self.next_timer_id;
-                self.next_timer_id += 1;
-                self.timer = Some(TimerView {
+                if let Some(template) = template {
+                    fx.seed = targets
+                        .iter()
+                        .filter_map(|r| self.handles.get(r).map(|h| (h.clone(), template)))
+                        .collect();
+                }
+                let d = &mut self.data;
+                let id = d.next_timer_id;
+                d.next_timer_id += 1;
+                d.timer = Some(TimerView {
                     id,
                     deadline_ms: now + duration_ms,
                     duration_ms,
@@ -728,13 +818,7 @@ impl WorkshopState {
                     auto_close,
                     state: TimerState::Running,
                 });
-                if let Some(template) = template {
-                    fx.seed = targets
-                        .iter()
-                        .filter_map(|r| self.room(r).map(|e| (e.handle.clone(), template)))
-                        .collect();
-                }
-                self.exercise = Some(Exercise {
+                d.exercise = Some(Exercise {
                     title: title.trim().to_owned(),
                     instructions,
                     template,
@@ -743,7 +827,7 @@ impl WorkshopState {
                 fx.timer_changed = true;
             }
             Command::ExtendTimer { secs } => {
-                let Some(timer) = self
+                let Some(timer) = d
                     .timer
                     .as_mut()
                     .filter(|t| matches!(t.state, TimerState::Running | TimerState::Warned))
@@ -764,7 +848,7 @@ impl WorkshopState {
                 fx.timer_changed = true;
             }
             Command::StopTimer => {
-                let Some(timer) = self
+                let Some(timer) = d
                     .timer
                     .as_mut()
                     .filter(|t| matches!(t.state, TimerState::Running | TimerState::Warned))
@@ -780,7 +864,7 @@ impl WorkshopState {
                         return refuse(ErrorCode::UnknownRoom, format!("no breakout room {r}"));
                     }
                 }
-                self.stage = room;
+                self.data.stage = room;
                 fx.evict = self.evictions("the review stage moved on");
             }
             Command::RaiseHand { note, object } => {
@@ -790,11 +874,17 @@ impl WorkshopState {
                         "a help note is at most 500 characters",
                     );
                 }
+                if object.as_ref().is_some_and(|o| o.chars().count() > 64) {
+                    return refuse(
+                        ErrorCode::InvalidCommand,
+                        "an object id is at most 64 characters",
+                    );
+                }
                 let room = actor.room.clone().unwrap_or_else(|| PLENARY.to_owned());
-                self.help.retain(|h| h.participant != actor.id);
-                let id = self.next_help_id;
-                self.next_help_id += 1;
-                self.help.push(HelpRequest {
+                d.help.retain(|h| h.participant != actor.id);
+                let id = d.next_help_id;
+                d.next_help_id += 1;
+                d.help.push(HelpRequest {
                     id,
                     participant: actor.id.clone(),
                     name: actor.name.clone(),
@@ -805,16 +895,16 @@ impl WorkshopState {
                 });
             }
             Command::LowerHand => {
-                let before = self.help.len();
-                self.help.retain(|h| h.participant != actor.id);
-                if self.help.len() == before {
+                let before = d.help.len();
+                d.help.retain(|h| h.participant != actor.id);
+                if d.help.len() == before {
                     return refuse(ErrorCode::Conflict, "your hand is not raised");
                 }
             }
             Command::ResolveHelp { id } => {
-                let before = self.help.len();
-                self.help.retain(|h| h.id != id);
-                if self.help.len() == before {
+                let before = d.help.len();
+                d.help.retain(|h| h.id != id);
+                if d.help.len() == before {
                     return refuse(
                         ErrorCode::InvalidCommand,
                         format!("no open help request {id}"),
@@ -833,11 +923,13 @@ impl WorkshopState {
                 }
                 p.removed = true;
                 p.room = None;
-                self.help.retain(|h| h.participant != participant);
-                for conn in self.conns.values().filter(|c| c.participant == participant) {
-                    conn.outbox
-                        .close(close::REMOVED, "removed by the facilitator");
-                }
+                self.data.help.retain(|h| h.participant != participant);
+                fx.close = self
+                    .conns
+                    .values()
+                    .filter(|c| c.participant == participant)
+                    .map(|c| c.outbox.clone())
+                    .collect();
             }
         }
         Ok(fx)
@@ -845,7 +937,8 @@ impl WorkshopState {
 
     fn fire_timer(&mut self, timer_id: u64, now: u64) -> Effects {
         let mut fx = Effects::default();
-        let Some(timer) = self.timer.as_mut().filter(|t| t.id == timer_id) else {
+        let d = &mut self.data;
+        let Some(timer) = d.timer.as_mut().filter(|t| t.id == timer_id) else {
             return fx;
         };
         let remaining = timer.deadline_ms.saturating_sub(now);
@@ -854,7 +947,7 @@ impl WorkshopState {
                 timer.state = TimerState::Expired;
                 fx.timer_event = Some((timer.id, TimerEvent::Expired, 0));
                 if timer.auto_close {
-                    self.breakouts_open = false;
+                    d.breakouts_open = false;
                 }
                 fx.broadcast = true;
             }
@@ -870,7 +963,7 @@ impl WorkshopState {
 
     /// When the timer task should next call [`Workshop::fire_timer`], and for which timer.
     pub fn next_timer_event(&self) -> Option<(u64, u64)> {
-        let timer = self.timer.as_ref()?;
+        let timer = self.data.timer.as_ref()?;
         match timer.state {
             TimerState::Running if timer.warning_ms > 0 => {
                 Some((timer.id, timer.deadline_ms - timer.warning_ms))

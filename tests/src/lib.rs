@@ -213,8 +213,8 @@ impl Client {
                 .context("timed out waiting for a message")?;
             match next {
                 Some(Ok(Message::Text(t))) => {
-                    let msg: ServerMsg =
-                        serde_json::from_str(&t).with_context(|| format!("undecodable server message {t}"))?;
+                    let msg: ServerMsg = serde_json::from_str(&t)
+                        .with_context(|| format!("undecodable server message {t}"))?;
                     if let ServerMsg::Workshop { workshop } = &msg {
                         self.welcome = workshop.clone();
                     }
@@ -229,7 +229,10 @@ impl Client {
     }
 
     /// The latest workshop view if it satisfies `pred`, else the next one that does.
-    pub async fn view_until(&mut self, pred: impl Fn(&WorkshopView) -> bool) -> anyhow::Result<WorkshopView> {
+    pub async fn view_until(
+        &mut self,
+        pred: impl Fn(&WorkshopView) -> bool,
+    ) -> anyhow::Result<WorkshopView> {
         if pred(&self.welcome) {
             return Ok(self.welcome.clone());
         }

@@ -1,5 +1,5 @@
 //! One integration-test binary with shared helpers (see `plenary_tests`).
 
 mod coedit;
-mod flow;
 mod connections;
+mod flow;
