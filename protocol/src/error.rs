@@ -48,7 +48,7 @@ pub enum ErrorCode {
     InvalidPosition,
     /// The target object does not exist.
     UnknownObject,
-    /// The target object was deleted.
+    /// The target object was deleted, or one of its ancestors was.
     Deleted,
     /// Create of an id that exists or existed.
     AlreadyExists,
@@ -60,8 +60,8 @@ pub enum ErrorCode {
     Conflict,
     /// The server cannot store the change right now; nothing was applied. Retry later.
     Unavailable,
-    /// An unexpected server fault; nothing was applied.
-    Internal,
+    /// No workshop or join code by that name (REST).
+    NotFound,
 }
 
 impl ErrorCode {
@@ -94,7 +94,7 @@ impl ErrorCode {
             ErrorCode::InvalidCommand => "invalid_command",
             ErrorCode::Conflict => "conflict",
             ErrorCode::Unavailable => "unavailable",
-            ErrorCode::Internal => "internal",
+            ErrorCode::NotFound => "not_found",
         }
     }
 }
@@ -127,6 +127,6 @@ pub mod close {
     pub const UNSUPPORTED_PROTOCOL: u16 = 4006;
     /// No frame from the client within the heartbeat timeout: reconnect and resume.
     pub const HEARTBEAT_TIMEOUT: u16 = 4007;
-    /// The client broke the protocol (for example a second hello).
+    /// The first message was not a valid hello (another message, a binary frame, bad JSON).
     pub const PROTOCOL_ERROR: u16 = 4008;
 }

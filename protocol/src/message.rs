@@ -148,13 +148,20 @@ pub enum ServerMsg {
         remaining_ms: u64,
     },
     /// A command succeeded.
-    Done { req: Option<String> },
+    Done {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<String>,
+    },
     /// A message or command was refused; nothing changed.
     Error {
         code: ErrorCode,
         message: String,
+        /// The `req` of the refused command, if it had one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         req: Option<String>,
+        /// The room of a refused join, leave or presence.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
     },
     Pong {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,38 +183,52 @@ impl ServerMsg {
             code,
             message: message.into(),
             req: None,
+            room: None,
         }
     }
 }
 
-/// Why a text frame could not be decoded into a [`ClientMsg`].
+/// Why a text frame could not be decoded into a [`ClientMsg`], with what could be read of it,
+/// so that a malformed op can still be rejected by its id and a malformed command by its `req`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
     pub code: ErrorCode,
     pub message: String,
+    /// `(room, op id)` of a malformed `op` message, if both were readable.
+    pub op: Option<(String, String)>,
+    /// `req` of a malformed `command` message, if readable.
+    pub req: Option<String>,
 }
 
 /// Decodes a client frame, telling an unknown `type` apart from malformed JSON.
 pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
-    match serde_json::from_str::<ClientMsg>(text) {
-        Ok(msg) => Ok(msg),
-        Err(e) => {
-            const KNOWN: &[&str] = &[
-                "hello", "join", "leave", "op", "presence", "command", "ping",
-            ];
-            let ty = serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
-            match ty {
-                Some(t) if !KNOWN.contains(&t.as_str()) => Err(DecodeError {
-                    code: ErrorCode::UnknownMessage,
-                    message: format!("unknown message type {t:?}"),
-                }),
-                _ => Err(DecodeError {
-                    code: ErrorCode::Malformed,
-                    message: e.to_string(),
-                }),
-            }
+    const KNOWN: &[&str] = &[
+        "hello", "join", "leave", "op", "presence", "command", "ping",
+    ];
+    let e = match serde_json::from_str::<ClientMsg>(text) {
+        Ok(msg) => return Ok(msg),
+        Err(e) => e,
+    };
+    let value = serde_json::from_str::<serde_json::Value>(text).ok();
+    let get = |path: &[&str]| -> Option<String> {
+        let mut v = value.as_ref()?;
+        for key in path {
+            v = v.get(key)?;
         }
+        v.as_str().map(str::to_owned)
+    };
+    match get(&["type"]) {
+        Some(t) if !KNOWN.contains(&t.as_str()) => Err(DecodeError {
+            code: ErrorCode::UnknownMessage,
+            message: format!("unknown message type {t:?}"),
+            op: None,
+            req: None,
+        }),
+        _ => Err(DecodeError {
+            code: ErrorCode::Malformed,
+            message: e.to_string(),
+            op: get(&["room"]).zip(get(&["op", "id"])),
+            req: get(&["req"]),
+        }),
     }
 }

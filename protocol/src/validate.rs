@@ -136,10 +136,18 @@ fn live<'d>(doc: &'d Doc, object: &str) -> Result<&'d crate::doc::Object, Valida
             message: format!("object {object} was deleted"),
         });
     }
-    doc.objects.get(object).ok_or_else(|| ValidationError {
+    let obj = doc.objects.get(object).ok_or_else(|| ValidationError {
         code: ErrorCode::UnknownObject,
         message: format!("no object {object} in this room"),
-    })
+    })?;
+    // Deleting an object hides its descendants; editing them would change nothing visible.
+    if !doc.is_visible(object) {
+        return Err(ValidationError {
+            code: ErrorCode::Deleted,
+            message: format!("a parent of {object} was deleted"),
+        });
+    }
+    Ok(obj)
 }
 
 fn check_parent(doc: &Doc, schema: &TypeSchema, parent: &str) -> Result<(), ValidationError> {

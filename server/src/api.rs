@@ -1,5 +1,6 @@
 //! JSON REST endpoints: create a workshop, join it, read its summary; health and readiness.
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -60,6 +61,15 @@ impl From<Refusal> for ApiError {
         };
         ApiError::new(status, r.code, r.message)
     }
+}
+
+/// A body that is not the expected JSON: the status axum chose, with a `malformed` body.
+fn malformed(rejection: JsonRejection) -> ApiError {
+    ApiError::new(
+        rejection.status(),
+        ErrorCode::Malformed,
+        rejection.body_text(),
+    )
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -125,8 +135,9 @@ fn token_for(app: &AppState, workshop: &str, participant: &str, role: Role) -> S
 pub async fn create_workshop(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Json(req): Json<CreateWorkshop>,
+    req: Result<Json<CreateWorkshop>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let Json(req) = req.map_err(malformed)?;
     let title = clean_name("title", &req.title, 200)?;
     let name = clean_name(
         "facilitator_name",
@@ -174,21 +185,22 @@ pub struct Joined {
 /// `POST /api/join`
 pub async fn join(
     State(app): State<AppState>,
-    Json(req): Json<JoinRequest>,
+    req: Result<Json<JoinRequest>, JsonRejection>,
 ) -> Result<Json<Joined>, ApiError> {
+    let Json(req) = req.map_err(malformed)?;
     let name = clean_name("name", &req.name, 60)?;
     let code = req.code.trim().to_ascii_uppercase();
     let Some((workshop_id, role)) = app.0.codes.get(&code).map(|e| e.clone()) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            ErrorCode::Unauthorized,
+            ErrorCode::NotFound,
             "no workshop has this join code",
         ));
     };
     let workshop = app.workshop(&workshop_id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            ErrorCode::Unauthorized,
+            ErrorCode::NotFound,
             "the workshop is gone",
         )
     })?;
@@ -264,7 +276,7 @@ pub async fn summary(
     let workshop = app.workshop(&id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            ErrorCode::UnknownRoom,
+            ErrorCode::NotFound,
             "no such workshop",
         )
     })?;
@@ -277,7 +289,17 @@ pub async fn summary(
     }
     let facilitator = claims.r == Role::Facilitator;
     let mut rooms = Vec::new();
-    for (info, handle) in workshop.room_handles() {
+    // Each participant sees the rooms it may read; the facilitator sees all of them.
+    let me = workshop.participant(&claims.p);
+    let handles = workshop.room_handles();
+    let readable: Vec<_> = {
+        let state = workshop.lock();
+        handles
+            .into_iter()
+            .filter(|(info, _)| me.as_ref().is_some_and(|p| state.may_read(p, &info.id)))
+            .collect()
+    };
+    for (info, handle) in readable {
         if let Some(report) = handle.inspect().await {
             rooms.push(RoomSummary {
                 id: info.id,

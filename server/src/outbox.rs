@@ -17,6 +17,8 @@ use tokio::sync::Notify;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     Text(Utf8Bytes),
+    /// A frame that does not count toward the bound (a snapshot the client asked for).
+    Unbounded(Utf8Bytes),
     /// Send a close frame with this code and reason, then stop.
     Close(u16, &'static str),
 }
@@ -80,6 +82,19 @@ impl Outbox {
         }
         q.bytes += text.len();
         q.frames.push_back(Frame::Text(text));
+        drop(q);
+        self.0.notify.notify_one();
+        Ok(())
+    }
+
+    /// Queues a frame that does not count toward the bound: a snapshot, which the client asked
+    /// for and whose size the room limits bound. Later frames still overflow as usual.
+    pub fn push_unbounded(&self, text: Utf8Bytes) -> Result<(), PushError> {
+        let mut q = self.0.queue.lock().expect("outbox lock poisoned");
+        if q.closing {
+            return Err(PushError::Closed);
+        }
+        q.frames.push_back(Frame::Unbounded(text));
         drop(q);
         self.0.notify.notify_one();
         Ok(())

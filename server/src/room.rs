@@ -391,9 +391,17 @@ impl Room {
         }
         self.undo.clear();
         self.batch_start = (self.doc.clock, self.seq);
-        let mut frames: HashMap<u64, Utf8Bytes> = HashMap::new();
+        // Acks and broadcasts go out strictly in seq order, whoever sent the op (a client, or
+        // the server seeding a template); then the rejects and duplicate acks.
+        let mut senders: HashMap<u64, ConnId> = HashMap::new();
+        for outcome in outcomes.iter() {
+            if let Outcome::Applied { conn, seq, .. } = outcome {
+                senders.insert(*seq, *conn);
+            }
+        }
         for stored in committed.drain(..) {
             let seq = stored.seq;
+            let op_id = stored.op.id.clone();
             let frame: Utf8Bytes = ServerMsg::Op {
                 room: self.id.to_string(),
                 seq,
@@ -402,22 +410,20 @@ impl Room {
             .to_json()
             .into();
             self.push_log(seq, frame.clone());
-            frames.insert(seq, frame);
+            let sender = senders.get(&seq).copied();
+            if let Some(conn) = sender {
+                let ack = ServerMsg::Ack {
+                    room: self.id.to_string(),
+                    op_id,
+                    seq,
+                };
+                self.send_to(conn, ack.to_json().into());
+            }
+            self.broadcast_except(sender, &frame);
         }
         for outcome in outcomes.drain(..) {
             match outcome {
-                Outcome::Applied { conn, op_id, seq } => {
-                    // Everyone else gets the op before any later one; the sender gets the ack.
-                    let ack = ServerMsg::Ack {
-                        room: self.id.to_string(),
-                        op_id,
-                        seq,
-                    };
-                    self.send_to(conn, ack.to_json().into());
-                    if let Some(frame) = frames.remove(&seq) {
-                        self.broadcast_except(Some(conn), &frame);
-                    }
-                }
+                Outcome::Applied { .. } => {}
                 Outcome::Duplicate { conn, op_id, seq } => {
                     let ack = ServerMsg::Ack {
                         room: self.id.to_string(),
@@ -441,12 +447,6 @@ impl Room {
                     self.send_to(conn, msg.to_json().into());
                 }
             }
-        }
-        // Server-authored ops (seeds) have no sender: everyone receives them.
-        let mut rest: Vec<_> = frames.into_iter().collect();
-        rest.sort_by_key(|(seq, _)| *seq);
-        for (_, frame) in rest {
-            self.broadcast_except(None, &frame);
         }
     }
 

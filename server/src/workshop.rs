@@ -373,7 +373,7 @@ impl Workshop {
         if !state.may_read(&participant, room) {
             return refuse(
                 ErrorCode::Forbidden,
-                format!("a {} may not open room {room}", role_name(participant.role)),
+                format!("{} may not open room {room}", role_name(participant.role)),
             );
         }
         if let Some(c) = state.conns.get_mut(&conn) {
@@ -414,7 +414,7 @@ impl Workshop {
                 } else if staged {
                     Err("on stage, the audience may only add feedback cards".into())
                 } else {
-                    Err(format!("a {} may not edit room {room}", role_name(p.role)))
+                    Err(format!("{} may not edit room {room}", role_name(p.role)))
                 }
             }
         }
@@ -512,11 +512,12 @@ impl Workshop {
     }
 }
 
+/// The role with its article, for messages ("an attendee may not ...").
 fn role_name(role: Role) -> &'static str {
     match role {
-        Role::Facilitator => "facilitator",
-        Role::Attendee => "attendee",
-        Role::Observer => "observer",
+        Role::Facilitator => "a facilitator",
+        Role::Attendee => "an attendee",
+        Role::Observer => "an observer",
     }
 }
 
@@ -660,7 +661,7 @@ impl WorkshopState {
             return refuse(
                 ErrorCode::Forbidden,
                 format!(
-                    "a {} may not {}",
+                    "{} may not {}",
                     role_name(actor.role),
                     command.name().replace('_', " ")
                 ),

@@ -33,6 +33,8 @@ const CLOSE_FLUSH: Duration = Duration::from_secs(2);
 /// Rate-limited messages, since the bucket was last full, after which the connection is
 /// closed as a flood.
 const FLOOD_STRIKES: u32 = 500;
+/// Most resume points in one hello: one per room of a workshop.
+const MAX_RESUME: usize = crate::workshop::MAX_ROOMS + 1;
 /// Longest presence focus string.
 const MAX_FOCUS_CHARS: usize = 64;
 
@@ -49,6 +51,13 @@ pub async fn upgrade(State(app): State<AppState>, ws: WebSocketUpgrade) -> Respo
     ws.max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| tracker.track_future(serve(socket, app, permit)))
+}
+
+/// Whether a read failed because a message exceeded the frame cap. axum does not expose the
+/// tungstenite error type, so this reads its message ("Space limit exceeded: Message too long").
+fn is_too_big(e: &axum::Error) -> bool {
+    let e = e.to_string();
+    e.contains("too long") || e.contains("Space limit")
 }
 
 /// A token bucket per connection.
@@ -160,7 +169,13 @@ async fn hello(
                     "hello timeout",
                 )
             }
-            Ok(None) | Ok(Some(Err(_))) => return None,
+            Ok(None) => return None,
+            Ok(Some(Err(e))) => {
+                if is_too_big(&e) {
+                    outbox.close(close::TOO_BIG, "message too big");
+                }
+                return None;
+            }
             Ok(Some(Ok(Message::Text(t)))) => break t,
             Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
             Ok(Some(Ok(Message::Close(_)))) => return None,
@@ -190,6 +205,15 @@ async fn hello(
         }
         Err(e) => return fail(e.code, &e.message, close::PROTOCOL_ERROR, "bad hello"),
     };
+    if resume.len() > MAX_RESUME {
+        let message = format!("at most {MAX_RESUME} resume points");
+        return fail(
+            ErrorCode::Malformed,
+            &message,
+            close::PROTOCOL_ERROR,
+            "bad hello",
+        );
+    }
     if protocol != PROTOCOL_VERSION {
         let message = format!("this server speaks protocol {PROTOCOL_VERSION}");
         return fail(
@@ -242,7 +266,7 @@ async fn write_loop(
     loop {
         let message = tokio::select! {
             frame = outbox.pop() => match frame {
-                Frame::Text(t) => Message::Text(t),
+                Frame::Text(t) | Frame::Unbounded(t) => Message::Text(t),
                 Frame::Close(code, reason) => {
                     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
                     let _ = timeout(CLOSE_FLUSH, sink.send(Message::Close(Some(frame)))).await;
@@ -290,6 +314,17 @@ impl Connection {
             code,
             message: message.into(),
             req,
+            room: None,
+        });
+    }
+
+    /// An error about a join, leave or presence in `room`.
+    fn room_error(&self, code: ErrorCode, message: impl Into<String>, room: &str) {
+        self.send(ServerMsg::Error {
+            code,
+            message: message.into(),
+            req: None,
+            room: Some(room.to_owned()),
         });
     }
 
@@ -315,8 +350,7 @@ impl Connection {
                 }
                 Ok(None) => return,
                 Ok(Some(Err(e))) => {
-                    let e = e.to_string();
-                    if e.contains("too long") || e.contains("Space limit") {
+                    if is_too_big(&e) {
                         self.outbox.close(close::TOO_BIG, "message too big");
                     }
                     debug!(error = %e, "socket error");
@@ -337,7 +371,16 @@ impl Connection {
                     }
                     match decode_client(&text) {
                         Ok(msg) => self.dispatch(msg).await,
-                        Err(e) => self.error(e.code, e.message, None),
+                        // A malformed op is still answered by its id when that was readable.
+                        Err(e) => match e.op {
+                            Some((room, op_id)) => self.send(ServerMsg::Reject {
+                                room,
+                                op_id,
+                                code: e.code,
+                                message: e.message,
+                            }),
+                            None => self.error(e.code, e.message, e.req),
+                        },
                     }
                 }
                 Message::Binary(_) => {
@@ -380,7 +423,7 @@ impl Connection {
                         })
                         .await;
                 }
-                None => self.error(ErrorCode::NotInRoom, format!("not in room {room}"), None),
+                None => self.room_error(ErrorCode::NotInRoom, format!("not in room {room}"), &room),
             },
             ClientMsg::Op { room, op } => match self.rooms.get(&room) {
                 Some(handle) => {
@@ -403,10 +446,10 @@ impl Connection {
                     .as_ref()
                     .is_some_and(|f| f.chars().count() > MAX_FOCUS_CHARS)
                 {
-                    return self.error(
+                    return self.room_error(
                         ErrorCode::Malformed,
                         format!("focus is at most {MAX_FOCUS_CHARS} characters"),
-                        None,
+                        &room,
                     );
                 }
                 match self.rooms.get(&room) {
@@ -418,7 +461,9 @@ impl Connection {
                             })
                             .await;
                     }
-                    None => self.error(ErrorCode::NotInRoom, format!("not in room {room}"), None),
+                    None => {
+                        self.room_error(ErrorCode::NotInRoom, format!("not in room {room}"), &room)
+                    }
                 }
             }
             ClientMsg::Command { req, command } => {
@@ -447,7 +492,7 @@ impl Connection {
                     .await;
                 self.rooms.insert(room, handle);
             }
-            Err(r) => self.error(r.code, r.message, None),
+            Err(r) => self.room_error(r.code, r.message, &room),
         }
     }
 }
