@@ -516,7 +516,8 @@ impl Room {
             let oldest = self.log.front().map(|e| e.seq).unwrap_or(self.seq + 1);
             if epoch == self.epoch && seq <= self.seq && seq + 1 >= oldest {
                 for entry in self.log.iter().filter(|e| e.seq > seq) {
-                    if outbox.push(entry.frame.clone()).is_err() {
+                    // The catch-up log is itself bounded (CATCHUP_MAX_BYTES), so it does not count.
+                    if outbox.push_unbounded(entry.frame.clone()).is_err() {
                         return;
                     }
                 }
@@ -529,7 +530,9 @@ impl Room {
             seq: self.seq,
             doc: self.doc.clone(),
         };
-        let _ = outbox.push(snapshot.to_json().into());
+        // A snapshot may be larger than the outbox bound: it is what the client asked for, and
+        // the room limits bound its size, so it does not count toward the bound.
+        let _ = outbox.push_unbounded(snapshot.to_json().into());
     }
 
     fn push_log(&mut self, seq: u64, frame: Utf8Bytes) {

@@ -49,7 +49,11 @@ impl TestServer {
 
     /// Starts with a configuration adjusted by `tweak`.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
-        let data_dir = temp_dir("server");
+        Self::start_in(temp_dir("server"), tweak).await
+    }
+
+    /// Starts on an existing data dir (a restart), with a configuration adjusted by `tweak`.
+    pub async fn start_in(data_dir: PathBuf, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::for_tests(&data_dir);
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind(config.bind)
@@ -76,36 +80,12 @@ impl TestServer {
 
     /// Creates a workshop; returns the facilitator's credentials and the codes.
     pub async fn create_workshop(&self, title: &str) -> anyhow::Result<Created> {
-        let res = reqwest::Client::new()
-            .post(self.url("/api/workshops"))
-            .json(&json!({ "title": title, "facilitator_name": "Fran" }))
-            .send()
-            .await?;
-        if res.status() != 201 {
-            bail!("create workshop: {} {}", res.status(), res.text().await?);
-        }
-        let v: serde_json::Value = res.json().await?;
-        Ok(Created {
-            workshop_id: field(&v, "workshop_id")?,
-            participant_id: field(&v, "participant_id")?,
-            token: field(&v, "facilitator_token")?,
-            join_code: field(&v, "join_code")?,
-            observer_code: field(&v, "observer_code")?,
-        })
+        create_workshop_at(&self.url(""), title).await
     }
 
     /// Joins with a code; returns (participant id, token).
     pub async fn join(&self, code: &str, name: &str) -> anyhow::Result<(String, String)> {
-        let res = reqwest::Client::new()
-            .post(self.url("/api/join"))
-            .json(&json!({ "code": code, "name": name }))
-            .send()
-            .await?;
-        if !res.status().is_success() {
-            bail!("join: {} {}", res.status(), res.text().await?);
-        }
-        let v: serde_json::Value = res.json().await?;
-        Ok((field(&v, "participant_id")?, field(&v, "token")?))
+        join_at(&self.url(""), code, name).await
     }
 
     /// Connects and completes the hello; returns the client and its welcome view.
@@ -114,10 +94,51 @@ impl TestServer {
     }
 
     pub async fn stop(self) {
+        let dir = self.data_dir.clone();
+        self.halt().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Stops the server gracefully and keeps its data dir; returns the dir for a restart.
+    pub async fn halt(self) -> PathBuf {
         self.shutdown.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        self.data_dir
     }
+}
+
+/// Creates a workshop; returns the facilitator's credentials and the codes.
+pub async fn create_workshop_at(base: &str, title: &str) -> anyhow::Result<Created> {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/workshops"))
+        .json(&json!({ "title": title, "facilitator_name": "Fran" }))
+        .send()
+        .await?;
+    if res.status() != 201 {
+        bail!("create workshop: {} {}", res.status(), res.text().await?);
+    }
+    let v: serde_json::Value = res.json().await?;
+    Ok(Created {
+        workshop_id: field(&v, "workshop_id")?,
+        participant_id: field(&v, "participant_id")?,
+        token: field(&v, "facilitator_token")?,
+        join_code: field(&v, "join_code")?,
+        observer_code: field(&v, "observer_code")?,
+    })
+}
+
+/// Joins with a code; returns (participant id, token).
+pub async fn join_at(base: &str, code: &str, name: &str) -> anyhow::Result<(String, String)> {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/join"))
+        .json(&json!({ "code": code, "name": name }))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("join: {} {}", res.status(), res.text().await?);
+    }
+    let v: serde_json::Value = res.json().await?;
+    Ok((field(&v, "participant_id")?, field(&v, "token")?))
 }
 
 fn field(v: &serde_json::Value, name: &str) -> anyhow::Result<String> {
@@ -146,6 +167,8 @@ pub struct Client {
     /// The client's Lamport clock for stamps.
     pub clock: u64,
     next_op: u64,
+    /// A random tag per connection, so op ids stay unique across reconnects.
+    session: u32,
     next_req: u64,
 }
 
@@ -166,11 +189,20 @@ impl Client {
     }
 
     pub async fn connect(url: &str, token: &str) -> anyhow::Result<Client> {
+        Self::connect_resume(url, token, vec![]).await
+    }
+
+    /// Connects with resume points in the hello.
+    pub async fn connect_resume(
+        url: &str,
+        token: &str,
+        resume: Vec<plenary_protocol::ResumePoint>,
+    ) -> anyhow::Result<Client> {
         let mut ws = Self::raw(url).await?;
         let hello = ClientMsg::Hello {
             protocol: PROTOCOL_VERSION,
             token: token.to_owned(),
-            resume: vec![],
+            resume,
         };
         ws.send(Message::text(serde_json::to_string(&hello)?))
             .await?;
@@ -180,6 +212,7 @@ impl Client {
             welcome: empty_view(),
             clock: 0,
             next_op: 0,
+            session: rand::random(),
             next_req: 0,
         };
         match client.recv().await? {
@@ -322,7 +355,7 @@ impl Client {
         self.clock += 1;
         self.next_op += 1;
         Op {
-            id: format!("{}-op{}", self.participant, self.next_op),
+            id: format!("{}-{}-{}", self.participant, self.session, self.next_op),
             stamp: Stamp::new(self.clock, self.participant.clone()),
             kind,
         }
@@ -331,6 +364,26 @@ impl Client {
     /// Advances the Lamport clock past an op seen from the server.
     pub fn observe(&mut self, op: &Op) {
         self.clock = self.clock.max(op.stamp.clock);
+    }
+
+    /// Sends a prepared op and waits for its ack (Ok(seq)) or reject (Err(code)).
+    pub async fn apply_op(
+        &mut self,
+        room: &str,
+        op: Op,
+    ) -> anyhow::Result<Result<u64, plenary_protocol::ErrorCode>> {
+        let id = op.id.clone();
+        self.send(&ClientMsg::Op {
+            room: room.to_owned(),
+            op,
+        })
+        .await?;
+        self.recv_until(|m| match m {
+            ServerMsg::Ack { op_id, seq, .. } if *op_id == id => Some(Ok(*seq)),
+            ServerMsg::Reject { op_id, code, .. } if *op_id == id => Some(Err(*code)),
+            _ => None,
+        })
+        .await
     }
 
     /// Sends an op and waits for its ack (Ok(seq)) or reject (Err(code)).
@@ -461,5 +514,90 @@ impl Replica {
             }
             _ => {}
         }
+    }
+}
+
+/// The `plenary` binary, built on first use (`cargo build -p plenary-server --bin plenary`).
+pub fn plenary_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // target/debug/deps/it-xxxx -> target/debug/plenary
+            let exe = std::env::current_exe().expect("test binary path");
+            let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+            let profile_release = dir.ends_with("release");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = std::process::Command::new(cargo);
+            cmd.args(["build", "-q", "-p", "plenary-server", "--bin", "plenary"]);
+            if profile_release {
+                cmd.arg("--release");
+            }
+            let status = cmd.status().expect("run cargo build");
+            assert!(status.success(), "building the plenary binary failed");
+            dir.join("plenary")
+        })
+        .clone()
+}
+
+/// The real `plenary` binary as a child process on a free port.
+pub struct Process {
+    pub child: tokio::process::Child,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+impl Process {
+    /// Starts the binary on `data_dir` with extra arguments and waits until it listens.
+    pub async fn start(data_dir: &std::path::Path, args: &[&str]) -> anyhow::Result<Process> {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut child = tokio::process::Command::new(plenary_binary())
+            .arg("--bind")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawn plenary")?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(rest) = line.split("addr=").nth(1) {
+                    if line.contains("plenary listening") {
+                        let addr = rest.split_whitespace().next().unwrap_or_default();
+                        return Ok::<_, anyhow::Error>(addr.parse::<SocketAddr>()?);
+                    }
+                }
+            }
+            bail!("plenary exited before listening")
+        })
+        .await
+        .context("plenary did not start listening in time")??;
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Process {
+            child,
+            addr,
+            data_dir: data_dir.to_owned(),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    pub async fn kill(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
     }
 }

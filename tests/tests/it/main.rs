@@ -2,4 +2,5 @@
 
 mod coedit;
 mod connections;
+mod durability;
 mod flow;
