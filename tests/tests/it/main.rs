@@ -2,5 +2,6 @@
 
 mod coedit;
 mod connections;
+mod crash;
 mod durability;
 mod flow;
