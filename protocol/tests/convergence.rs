@@ -779,7 +779,7 @@ fn child_created_under_concurrently_deleted_parent_is_invisible() {
 #[test]
 fn late_duplicate_create_does_not_resurrect() {
     let create = create_op(1, "alice", "item", "backlog_item", ROOT, "a0");
-    let mut doc = base_with(&[create.clone()]);
+    let mut doc = base_with(std::slice::from_ref(&create));
     assert!(doc.apply(&op(
         "d",
         2,

@@ -132,7 +132,10 @@ fn all_ops() -> Vec<Op> {
 
 fn sample_doc() -> Doc {
     let mut doc = Doc::new();
-    for op in all_ops().iter().filter(|o| !matches!(o.kind, OpKind::Delete { .. })) {
+    for op in all_ops()
+        .iter()
+        .filter(|o| !matches!(o.kind, OpKind::Delete { .. }))
+    {
         doc.apply(op);
     }
     doc
@@ -293,10 +296,14 @@ fn all_client_msgs() -> Vec<ClientMsg> {
         room: "b1".into(),
         op,
     }));
-    msgs.extend(all_commands().into_iter().map(|command| ClientMsg::Command {
-        req: Some("r1".into()),
-        command,
-    }));
+    msgs.extend(
+        all_commands()
+            .into_iter()
+            .map(|command| ClientMsg::Command {
+                req: Some("r1".into()),
+                command,
+            }),
+    );
     msgs
 }
 
@@ -376,11 +383,16 @@ fn all_server_msgs() -> Vec<ServerMsg> {
             retry_ms: 500,
         },
     ];
-    msgs.extend(all_ops().into_iter().enumerate().map(|(seq, op)| ServerMsg::Op {
-        room: "b1".into(),
-        seq: seq as u64,
-        op,
-    }));
+    msgs.extend(
+        all_ops()
+            .into_iter()
+            .enumerate()
+            .map(|(seq, op)| ServerMsg::Op {
+                room: "b1".into(),
+                seq: seq as u64,
+                op,
+            }),
+    );
     msgs
 }
 

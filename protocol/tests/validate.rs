@@ -66,7 +66,9 @@ fn doc() -> Doc {
 
 /// Validates `kind` at the next clock; `None` means accepted.
 fn check(doc: &Doc, kind: OpKind) -> Option<ErrorCode> {
-    validate(doc, &op(doc.clock + 1, kind)).err().map(|e| e.code)
+    validate(doc, &op(doc.clock + 1, kind))
+        .err()
+        .map(|e| e.code)
 }
 
 #[test]
@@ -81,7 +83,10 @@ fn title_length_counts_characters() {
         Some(ErrorCode::TooLong)
     );
     assert_eq!(
-        check(&doc, set("story", "tag", text("x".repeat(MAX_LABEL_CHARS + 1)))),
+        check(
+            &doc,
+            set("story", "tag", text("x".repeat(MAX_LABEL_CHARS + 1)))
+        ),
         Some(ErrorCode::TooLong)
     );
     // The same limit on a create.
@@ -200,7 +205,10 @@ fn enum_value_not_allowed() {
         check(&doc, set("story", "status", text("blocked"))),
         Some(ErrorCode::InvalidValue)
     );
-    assert_eq!(check(&doc, set("story", "status", text("in_progress"))), None);
+    assert_eq!(
+        check(&doc, set("story", "status", text("in_progress"))),
+        None
+    );
 }
 
 #[test]
@@ -285,7 +293,11 @@ fn unknown_or_deleted_target() {
         );
     }
     for kind in on("gone") {
-        assert_eq!(check(&doc, kind.clone()), Some(ErrorCode::Deleted), "{kind:?}");
+        assert_eq!(
+            check(&doc, kind.clone()),
+            Some(ErrorCode::Deleted),
+            "{kind:?}"
+        );
     }
     for kind in on("story") {
         assert_eq!(check(&doc, kind.clone()), None, "{kind:?}");
@@ -308,7 +320,10 @@ fn already_exists() {
 fn invalid_ids() {
     let doc = doc();
     let longest = "x".repeat(MAX_ID_CHARS);
-    assert_eq!(check(&doc, create(&longest, "backlog_item", ROOT, "a5")), None);
+    assert_eq!(
+        check(&doc, create(&longest, "backlog_item", ROOT, "a5")),
+        None
+    );
     for bad in [
         "",
         "root",
@@ -366,7 +381,10 @@ fn too_many_objects() {
 fn invalid_position_key() {
     let doc = doc();
     let longest = format!("a0{}", "V".repeat(MAX_POS_CHARS - 2));
-    assert_eq!(check(&doc, create("n", "backlog_item", ROOT, &longest)), None);
+    assert_eq!(
+        check(&doc, create("n", "backlog_item", ROOT, &longest)),
+        None
+    );
     let reserved = format!("A{}", "0".repeat(26));
     for bad in [
         "",
@@ -416,7 +434,10 @@ fn stamp_clock_limits() {
     // Old clocks are fine (a slow client), however far behind.
     assert_eq!(at(1), None);
     assert_eq!(at(doc.clock + MAX_CLOCK_JUMP), None);
-    assert_eq!(at(doc.clock + MAX_CLOCK_JUMP + 1), Some(ErrorCode::InvalidOp));
+    assert_eq!(
+        at(doc.clock + MAX_CLOCK_JUMP + 1),
+        Some(ErrorCode::InvalidOp)
+    );
     assert_eq!(at(u64::MAX), Some(ErrorCode::InvalidOp));
 
     // Near the top of the range, the 2^53 - 1 ceiling applies on its own.
@@ -480,7 +501,10 @@ fn seed(doc: &mut Doc, template: Template) -> usize {
     for op in &ops {
         assert_eq!(validate(doc, op), Ok(()), "{op:?}");
         assert_eq!(op.stamp.client, SERVER_CLIENT);
-        assert!(op.stamp.clock > doc.clock, "stamps start above the doc clock");
+        assert!(
+            op.stamp.clock > doc.clock,
+            "stamps start above the doc clock"
+        );
         assert!(doc.apply(op), "{op:?}");
     }
     ops.len()
@@ -501,9 +525,17 @@ fn templates_seed_validate_apply_and_are_idempotent() {
 #[test]
 fn vision_board_sections_come_in_order_after_existing_items() {
     let mut doc = doc();
-    let before: Vec<String> = doc.children(ROOT).iter().map(|(id, _)| id.to_string()).collect();
+    let before: Vec<String> = doc
+        .children(ROOT)
+        .iter()
+        .map(|(id, _)| id.to_string())
+        .collect();
     seed(&mut doc, Template::VisionBoard);
-    let after: Vec<String> = doc.children(ROOT).iter().map(|(id, _)| id.to_string()).collect();
+    let after: Vec<String> = doc
+        .children(ROOT)
+        .iter()
+        .map(|(id, _)| id.to_string())
+        .collect();
     let seeded: Vec<String> = VISION_SECTIONS
         .iter()
         .map(|s| format!("tpl.vision.{s}"))
