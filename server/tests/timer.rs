@@ -14,22 +14,46 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 fn workshop() -> (Arc<Workshop>, String, Outbox) {
-    let ctx = RoomCtx { store: Arc::new(MemoryStore), tracker: TaskTracker::new(), shutdown: CancellationToken::new() };
-    let w = Workshop::create("w-test".into(), "Timers".into(), "JOIN".into(), "OBSV".into(), Clock::new(), ctx);
-    let fac = w.add_participant("p-fac".into(), "Fran".into(), Role::Facilitator).unwrap();
+    let ctx = RoomCtx {
+        store: Arc::new(MemoryStore),
+        tracker: TaskTracker::new(),
+        shutdown: CancellationToken::new(),
+    };
+    let w = Workshop::create(
+        "w-test".into(),
+        "Timers".into(),
+        "JOIN".into(),
+        "OBSV".into(),
+        Clock::new(),
+        ctx,
+    );
+    let fac = w
+        .add_participant("p-fac".into(), "Fran".into(), Role::Facilitator)
+        .unwrap();
     let outbox = Outbox::new(1 << 20);
-    w.attach(1, &fac, outbox.clone(), |view| ServerMsg::Workshop { workshop: view });
+    w.attach(1, &fac, outbox.clone(), |view| ServerMsg::Workshop {
+        workshop: view,
+    });
     (w, fac.id, outbox)
 }
 
 /// Timer events and the last view in what the outbox received since the last call.
-fn received(outbox: &Outbox) -> (Vec<(TimerEvent, u64)>, Option<plenary_protocol::workshop::WorkshopView>) {
+fn received(
+    outbox: &Outbox,
+) -> (
+    Vec<(TimerEvent, u64)>,
+    Option<plenary_protocol::workshop::WorkshopView>,
+) {
     let mut events = Vec::new();
     let mut view = None;
     for frame in outbox.drain() {
         let Frame::Text(t) = frame else { continue };
         match serde_json::from_str::<ServerMsg>(&t).unwrap() {
-            ServerMsg::Timer { event, remaining_ms, .. } => events.push((event, remaining_ms)),
+            ServerMsg::Timer {
+                event,
+                remaining_ms,
+                ..
+            } => events.push((event, remaining_ms)),
             ServerMsg::Workshop { workshop } => view = Some(workshop),
             _ => {}
         }
@@ -52,7 +76,14 @@ fn exercise(secs: u64, warning: u64, auto_close: bool) -> Command {
 #[tokio::test(start_paused = true)]
 async fn warning_extension_and_expiry_with_auto_close() {
     let (w, fac, outbox) = workshop();
-    w.command(&fac, Command::CreateBreakouts { names: vec!["A".into(), "B".into()] }).await.unwrap();
+    w.command(
+        &fac,
+        Command::CreateBreakouts {
+            names: vec!["A".into(), "B".into()],
+        },
+    )
+    .await
+    .unwrap();
     w.command(&fac, Command::OpenBreakouts).await.unwrap();
     w.command(&fac, exercise(60, 10, true)).await.unwrap();
     let (events, view) = received(&outbox);
@@ -69,7 +100,9 @@ async fn warning_extension_and_expiry_with_auto_close() {
     assert_eq!(view.unwrap().timer.unwrap().state, TimerState::Warned);
 
     // Extending by 30 s moves the deadline and re-arms the warning.
-    w.command(&fac, Command::ExtendTimer { secs: 30 }).await.unwrap();
+    w.command(&fac, Command::ExtendTimer { secs: 30 })
+        .await
+        .unwrap();
     let (_, view) = received(&outbox);
     assert_eq!(view.unwrap().timer.unwrap().state, TimerState::Running);
     tokio::time::sleep(Duration::from_millis(29_900)).await;
@@ -96,16 +129,32 @@ async fn warning_extension_and_expiry_with_auto_close() {
 #[tokio::test(start_paused = true)]
 async fn stopped_timer_never_fires_and_no_auto_close_keeps_breakouts() {
     let (w, fac, outbox) = workshop();
-    w.command(&fac, Command::CreateBreakouts { names: vec!["A".into()] }).await.unwrap();
+    w.command(
+        &fac,
+        Command::CreateBreakouts {
+            names: vec!["A".into()],
+        },
+    )
+    .await
+    .unwrap();
     w.command(&fac, Command::OpenBreakouts).await.unwrap();
     w.command(&fac, exercise(30, 5, true)).await.unwrap();
     tokio::time::sleep(Duration::from_secs(10)).await;
     w.command(&fac, Command::StopTimer).await.unwrap();
     tokio::time::sleep(Duration::from_secs(60)).await;
     let (events, _) = received(&outbox);
-    assert!(events.is_empty(), "a stopped timer fires nothing: {events:?}");
+    assert!(
+        events.is_empty(),
+        "a stopped timer fires nothing: {events:?}"
+    );
     assert!(w.view().breakouts_open);
-    assert_eq!(w.command(&fac, Command::ExtendTimer { secs: 10 }).await.unwrap_err().code, plenary_protocol::ErrorCode::Conflict);
+    assert_eq!(
+        w.command(&fac, Command::ExtendTimer { secs: 10 })
+            .await
+            .unwrap_err()
+            .code,
+        plenary_protocol::ErrorCode::Conflict
+    );
 
     // Without auto-close, expiry leaves the breakouts open.
     w.command(&fac, exercise(20, 0, false)).await.unwrap();
@@ -124,6 +173,9 @@ async fn a_new_exercise_replaces_the_running_timer() {
     tokio::time::sleep(Duration::from_secs(200)).await;
     let (events, view) = received(&outbox);
     // Only the second timer's events: warning at 15 s, expiry at 20 s.
-    assert_eq!(events, vec![(TimerEvent::Warning, 5_000), (TimerEvent::Expired, 0)]);
+    assert_eq!(
+        events,
+        vec![(TimerEvent::Warning, 5_000), (TimerEvent::Expired, 0)]
+    );
     assert_eq!(view.unwrap().timer.unwrap().id, 2);
 }

@@ -10,7 +10,13 @@ use plenary_tests::{create, Client, Ended, TestServer};
 async fn team(server: &TestServer, n: usize) -> anyhow::Result<(Client, Vec<Client>)> {
     let created = server.create_workshop("Connections").await?;
     let mut fac = server.connect(&created.token).await?;
-    assert_eq!(fac.command(Command::CreateBreakouts { names: vec!["Team".into()] }).await?, Ok(()));
+    assert_eq!(
+        fac.command(Command::CreateBreakouts {
+            names: vec!["Team".into()]
+        })
+        .await?,
+        Ok(())
+    );
     let mut tokens = Vec::new();
     for i in 0..n {
         tokens.push(server.join(&created.join_code, &format!("A{i}")).await?.1);
@@ -42,7 +48,13 @@ async fn slow_consumer_is_closed_and_does_not_hold_up_its_room() -> anyhow::Resu
     const WINDOW: u64 = 40;
     let big = "x".repeat(9_000);
     let total: u64 = 3_000;
-    let kind = create("sec", "vision_section", "root", "a0", &[("section", Value::Text("needs".into()))]);
+    let kind = create(
+        "sec",
+        "vision_section",
+        "root",
+        "a0",
+        &[("section", Value::Text("needs".into()))],
+    );
     assert!(writer.apply("room-1", kind).await?.is_ok());
     let base = fast.recv_until(|m| match m {
         ServerMsg::Op { seq, .. } => Some(*seq),
@@ -56,9 +68,20 @@ async fn slow_consumer_is_closed_and_does_not_hold_up_its_room() -> anyhow::Resu
             while i >= *seen_rx.borrow() + WINDOW {
                 seen_rx.changed().await?;
             }
-            let kind = create(&format!("n{i}"), "vision_note", "sec", "a0", &[("text", Value::Text(big.clone()))]);
+            let kind = create(
+                &format!("n{i}"),
+                "vision_note",
+                "sec",
+                "a0",
+                &[("text", Value::Text(big.clone()))],
+            );
             let op = writer.op(kind);
-            writer.send(&ClientMsg::Op { room: "room-1".into(), op }).await?;
+            writer
+                .send(&ClientMsg::Op {
+                    room: "room-1".into(),
+                    op,
+                })
+                .await?;
             // Read acks as they come so the writer is not a slow consumer itself.
             while acked + WINDOW < i {
                 if let ServerMsg::Ack { .. } = writer.recv().await? {
@@ -89,7 +112,10 @@ async fn slow_consumer_is_closed_and_does_not_hold_up_its_room() -> anyhow::Resu
     a?;
     b?;
     // Now the slow client reads: it finds the documented close code after what was buffered.
-    assert_eq!(slow.recv_close().await, Ended::Closed(Some(close::SLOW_CONSUMER)));
+    assert_eq!(
+        slow.recv_close().await,
+        Ended::Closed(Some(close::SLOW_CONSUMER))
+    );
     server.stop().await;
     Ok(())
 }
@@ -125,7 +151,10 @@ async fn silent_client_is_dropped_from_presence_after_heartbeat_timeout() -> any
     // socket. Either way the connection is over.
     match silent.recv_close().await {
         Ended::Closed(code) => assert_eq!(code, Some(close::HEARTBEAT_TIMEOUT)),
-        Ended::Error(e) => assert!(e.contains("Broken pipe") || e.contains("reset"), "unexpected end: {e}"),
+        Ended::Error(e) => assert!(
+            e.contains("Broken pipe") || e.contains("reset"),
+            "unexpected end: {e}"
+        ),
     }
     server.stop().await;
     Ok(())
@@ -137,11 +166,16 @@ async fn graceful_shutdown_tells_clients_to_reconnect() -> anyhow::Result<()> {
     let (mut fac, mut clients) = team(&server, 2).await?;
     server.shutdown.cancel();
     for c in clients.iter_mut().chain(std::iter::once(&mut fac)) {
-        let reconnect = c.recv_until(|m| matches!(m, ServerMsg::Reconnect { .. }).then_some(())).await;
+        let reconnect = c
+            .recv_until(|m| matches!(m, ServerMsg::Reconnect { .. }).then_some(()))
+            .await;
         assert!(reconnect.is_ok(), "reconnect notice: {reconnect:?}");
         assert_eq!(c.recv_close().await, Ended::Closed(Some(close::RESTART)));
     }
     let done = tokio::time::timeout(Duration::from_secs(10), server.task).await;
-    assert!(matches!(done, Ok(Ok(Ok(())))), "server stops within the drain bound: {done:?}");
+    assert!(
+        matches!(done, Ok(Ok(Ok(())))),
+        "server stops within the drain bound: {done:?}"
+    );
     Ok(())
 }

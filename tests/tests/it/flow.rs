@@ -8,7 +8,10 @@ use plenary_protocol::workshop::{Command, Template, TimerState, WorkshopView};
 use plenary_protocol::{ErrorCode, ServerMsg, TimerEvent};
 use plenary_tests::{create, set, text, Client, TestServer};
 
-async fn view_until(client: &mut Client, pred: impl Fn(&WorkshopView) -> bool) -> anyhow::Result<WorkshopView> {
+async fn view_until(
+    client: &mut Client,
+    pred: impl Fn(&WorkshopView) -> bool,
+) -> anyhow::Result<WorkshopView> {
     client.view_until(pred).await
 }
 
@@ -20,28 +23,53 @@ async fn facilitator_runs_a_whole_exercise() -> anyhow::Result<()> {
 
     let mut attendees: Vec<Client> = Vec::new();
     for i in 0..12 {
-        let (_, token) = server.join(&created.join_code, &format!("Attendee {i}")).await?;
+        let (_, token) = server
+            .join(&created.join_code, &format!("Attendee {i}"))
+            .await?;
         attendees.push(server.connect(&token).await?);
     }
-    let names = vec!["Team A".to_owned(), "Team B".to_owned(), "Team C".to_owned()];
-    assert_eq!(fac.command(Command::CreateBreakouts { names }).await?, Ok(()));
+    let names = vec![
+        "Team A".to_owned(),
+        "Team B".to_owned(),
+        "Team C".to_owned(),
+    ];
+    assert_eq!(
+        fac.command(Command::CreateBreakouts { names }).await?,
+        Ok(())
+    );
     assert_eq!(fac.command(Command::AssignAuto).await?, Ok(()));
     assert_eq!(fac.command(Command::OpenBreakouts).await?, Ok(()));
 
     // Balanced: 12 attendees over 3 rooms is 4 each.
     let view = view_until(&mut fac, |v| v.breakouts_open).await?;
     let mut sizes: HashMap<String, usize> = HashMap::new();
-    for p in view.participants.iter().filter(|p| p.role == plenary_protocol::Role::Attendee) {
-        *sizes.entry(p.room.clone().expect("every attendee assigned")).or_default() += 1;
+    for p in view
+        .participants
+        .iter()
+        .filter(|p| p.role == plenary_protocol::Role::Attendee)
+    {
+        *sizes
+            .entry(p.room.clone().expect("every attendee assigned"))
+            .or_default() += 1;
     }
     assert_eq!(sizes.len(), 3);
-    assert!(sizes.values().all(|&n| n == 4), "unbalanced teams: {sizes:?}");
+    assert!(
+        sizes.values().all(|&n| n == 4),
+        "unbalanced teams: {sizes:?}"
+    );
 
     // Everyone goes to the room the view assigns them, and sees breakouts open.
     let mut team_of: HashMap<String, String> = HashMap::new();
     for a in attendees.iter_mut() {
         let v = view_until(a, |v| v.breakouts_open).await?;
-        let room = v.participants.iter().find(|p| p.id == a.participant).unwrap().room.clone().unwrap();
+        let room = v
+            .participants
+            .iter()
+            .find(|p| p.id == a.participant)
+            .unwrap()
+            .room
+            .clone()
+            .unwrap();
         a.join(&room).await?;
         team_of.insert(a.participant.clone(), room);
     }
@@ -78,16 +106,29 @@ async fn facilitator_runs_a_whole_exercise() -> anyhow::Result<()> {
 
     // One attendee of the first team adds a note and raises a hand.
     let team_a = team_of[&attendees[0].participant].clone();
-    let note = create("note-1", "vision_note", "tpl.vision.needs", "a0", &[("text", text("Trainers lack one control room"))]);
+    let note = create(
+        "note-1",
+        "vision_note",
+        "tpl.vision.needs",
+        "a0",
+        &[("text", text("Trainers lack one control room"))],
+    );
     assert!(attendees[0].apply(&team_a, note).await?.is_ok());
-    let hand = Command::RaiseHand { note: "Is this a need or a feature?".into(), object: Some("note-1".into()) };
+    let hand = Command::RaiseHand {
+        note: "Is this a need or a feature?".into(),
+        object: Some("note-1".into()),
+    };
     assert_eq!(attendees[0].command(hand).await?, Ok(()));
     let v = view_until(&mut fac, |v| !v.help.is_empty()).await?;
     assert_eq!(v.help[0].room, team_a);
     assert_eq!(v.help[0].object.as_deref(), Some("note-1"));
     // The facilitator "goes to the room" and resolves the request.
     fac.join(&team_a).await?;
-    assert_eq!(fac.command(Command::ResolveHelp { id: v.help[0].id }).await?, Ok(()));
+    assert_eq!(
+        fac.command(Command::ResolveHelp { id: v.help[0].id })
+            .await?,
+        Ok(())
+    );
 
     // The timer warns, then expires and closes the breakouts, for every attendee.
     for a in attendees.iter_mut() {
@@ -106,18 +147,39 @@ async fn facilitator_runs_a_whole_exercise() -> anyhow::Result<()> {
     }
 
     // Review: team A on stage. A member of another team can read it and add feedback only.
-    assert_eq!(fac.command(Command::SetStage { room: Some(team_a.clone()) }).await?, Ok(()));
-    let outsider = attendees.iter().position(|a| team_of[&a.participant] != team_a).unwrap();
+    assert_eq!(
+        fac.command(Command::SetStage {
+            room: Some(team_a.clone())
+        })
+        .await?,
+        Ok(())
+    );
+    let outsider = attendees
+        .iter()
+        .position(|a| team_of[&a.participant] != team_a)
+        .unwrap();
     let o = &mut attendees[outsider];
     view_until(o, |v| v.stage.is_some()).await?;
     let (_, _, doc) = o.join(&team_a).await?;
-    assert!(doc.objects.contains_key("note-1"), "the staged board is visible");
-    let feedback = create("fb-1", "feedback", "root", "a0", &[("text", text("Clear target group!"))]);
+    assert!(
+        doc.objects.contains_key("note-1"),
+        "the staged board is visible"
+    );
+    let feedback = create(
+        "fb-1",
+        "feedback",
+        "root",
+        "a0",
+        &[("text", text("Clear target group!"))],
+    );
     assert!(o.apply(&team_a, feedback).await?.is_ok());
     let edit = set("note-1", &[("text", text("vandalised"))]);
     assert_eq!(o.apply(&team_a, edit).await?, Err(ErrorCode::Forbidden));
     // The team itself still edits its board on stage.
-    let own_edit = set("note-1", &[("text", text("Trainers lack one live control room"))]);
+    let own_edit = set(
+        "note-1",
+        &[("text", text("Trainers lack one live control room"))],
+    );
     assert!(attendees[0].apply(&team_a, own_edit).await?.is_ok());
 
     // Clearing the stage takes the outsider out of the room again.
@@ -131,16 +193,33 @@ async fn facilitator_runs_a_whole_exercise() -> anyhow::Result<()> {
 
     // Back in plenary with the boards intact; reopening uses the same teams.
     let (_, _, doc) = fac.join(&team_a).await?;
-    assert_eq!(doc.objects["note-1"].get("text"), Some(&text("Trainers lack one live control room")));
+    assert_eq!(
+        doc.objects["note-1"].get("text"),
+        Some(&text("Trainers lack one live control room"))
+    );
     assert!(doc.objects.contains_key("fb-1"));
     for room in ["room-1", "room-2", "room-3"] {
         let (_, _, doc) = fac.join(room).await?;
-        assert_eq!(doc.children("root").iter().filter(|(_, o)| o.ty == "vision_section").count(), 5);
+        assert_eq!(
+            doc.children("root")
+                .iter()
+                .filter(|(_, o)| o.ty == "vision_section")
+                .count(),
+            5
+        );
     }
     assert_eq!(fac.command(Command::OpenBreakouts).await?, Ok(()));
     let v = view_until(&mut fac, |v| v.breakouts_open).await?;
-    for p in v.participants.iter().filter(|p| p.role == plenary_protocol::Role::Attendee) {
-        assert_eq!(p.room.as_ref(), Some(&team_of[&p.id]), "teams are kept across exercises");
+    for p in v
+        .participants
+        .iter()
+        .filter(|p| p.role == plenary_protocol::Role::Attendee)
+    {
+        assert_eq!(
+            p.room.as_ref(),
+            Some(&team_of[&p.id]),
+            "teams are kept across exercises"
+        );
     }
     server.stop().await;
     Ok(())

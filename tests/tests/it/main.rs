@@ -1,5 +1,7 @@
 //! One integration-test binary with shared helpers (see `plenary_tests`).
 
+mod bad_input;
 mod coedit;
-mod flow;
 mod connections;
+mod flow;
+mod permissions;
