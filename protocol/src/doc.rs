@@ -68,7 +68,9 @@ impl Doc {
         Self::default()
     }
 
-    /// Applies `op` and reports whether the document changed. Total and idempotent.
+    /// Applies `op` and reports whether an object changed. Total and idempotent. The document
+    /// clock advances to the op's stamp even when nothing else changes, so that every replica's
+    /// clock is the maximum over the same set of ops.
     pub fn apply(&mut self, op: &Op) -> bool {
         self.clock = self.clock.max(op.stamp.clock);
         let stamp = &op.stamp;

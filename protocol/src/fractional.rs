@@ -210,7 +210,12 @@ pub fn between(a: Option<&str>, b: Option<&str>) -> Result<String, KeyError> {
             if ib.len() < b.len() {
                 return Ok(ib.to_owned());
             }
-            decrement_integer(ib).ok_or(KeyError::Exhausted)
+            match decrement_integer(ib) {
+                // The smallest integer is reserved: extend it with a fraction instead.
+                Some(i) if i == SMALLEST_INTEGER => Ok(join(&i, midpoint(b"", None))),
+                Some(i) => Ok(i),
+                None => Err(KeyError::Exhausted),
+            }
         }
         (Some(a), None) => {
             let (ia, fa) = split(a)?;

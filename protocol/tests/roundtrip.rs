@@ -368,6 +368,13 @@ fn all_server_msgs() -> Vec<ServerMsg> {
             code: ErrorCode::Forbidden,
             message: "facilitators only".into(),
             req: Some("r1".into()),
+            room: None,
+        },
+        ServerMsg::Error {
+            code: ErrorCode::Forbidden,
+            message: "not your team".into(),
+            req: None,
+            room: Some("room-2".into()),
         },
         ServerMsg::error(ErrorCode::Malformed, "bad json"),
         ServerMsg::Pong {
@@ -460,7 +467,7 @@ fn every_error_code_round_trips_as_its_name() {
         ErrorCode::InvalidCommand,
         ErrorCode::Conflict,
         ErrorCode::Unavailable,
-        ErrorCode::Internal,
+        ErrorCode::NotFound,
     ];
     for code in codes {
         let json = serde_json::to_string(&code).unwrap();

@@ -52,9 +52,18 @@ pub enum RoomCmd {
         reason: Option<String>,
     },
     /// An op from a connection.
-    Op { conn: ConnId, op: Op },
+    /// `outbox` answers a connection that is no longer a member (evicted after it sent).
+    Op {
+        conn: ConnId,
+        op: Op,
+        outbox: Outbox,
+    },
     /// A presence update from a connection.
-    Focus { conn: ConnId, focus: Option<String> },
+    Focus {
+        conn: ConnId,
+        focus: Option<String>,
+        outbox: Outbox,
+    },
     /// Seed an exercise template (server-authored ops).
     Seed(Template),
     /// Report the room's progress and size.
@@ -246,7 +255,20 @@ impl Room {
         let mut committed: Vec<StoredOp> = Vec::new();
         for cmd in batch.drain(..) {
             match cmd {
-                RoomCmd::Op { conn, op } => {
+                RoomCmd::Op { conn, op, outbox } if !self.members.contains_key(&conn) => {
+                    // Not ordered, so answered at once: every op gets exactly one answer.
+                    let reject = ServerMsg::Reject {
+                        room: self.id.to_string(),
+                        op_id: op.id,
+                        code: ErrorCode::NotInRoom,
+                        message: format!(
+                            "not in room {}: join it before sending ops to it",
+                            self.id
+                        ),
+                    };
+                    let _ = outbox.push(reject.to_json().into());
+                }
+                RoomCmd::Op { conn, op, .. } => {
                     let outcome = self.order(conn, op, &mut committed);
                     outcomes.push(outcome);
                 }
@@ -485,14 +507,27 @@ impl Room {
                     self.broadcast_presence(None, (!still_here).then_some(member.participant));
                 }
             }
-            RoomCmd::Focus { conn, focus } => {
-                if let Some((member, _)) = self.members.get_mut(&conn) {
+            RoomCmd::Focus {
+                conn,
+                focus,
+                outbox,
+            } => match self.members.get_mut(&conn) {
+                Some((member, _)) => {
                     if member.focus != focus {
                         member.focus = focus;
                         self.broadcast_presence(None, None);
                     }
                 }
-            }
+                None => {
+                    let error = ServerMsg::Error {
+                        code: ErrorCode::NotInRoom,
+                        message: format!("not in room {}", self.id),
+                        req: None,
+                        room: Some(self.id.to_string()),
+                    };
+                    let _ = outbox.push(error.to_json().into());
+                }
+            },
             RoomCmd::Inspect(reply) => {
                 let _ = reply.send(RoomReport {
                     epoch: self.epoch,

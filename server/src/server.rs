@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +29,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/workshops/{id}", get(api::summary))
         .route("/api/join", post(api::join))
         .route("/ws", get(ws::upgrade))
+        .route("/{*path}", get(web::asset))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
 }
@@ -74,6 +76,11 @@ pub async fn run(
     );
     let tracker = app.0.tracker.clone();
     info!(addr = %listener.local_addr()?, "plenary listening");
+    // Small frames go out at once: without TCP_NODELAY a second frame in a row waits for the
+    // first one's ACK (Nagle plus delayed ACK, about 40 ms).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let serve = axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     serve.await?;

@@ -140,7 +140,20 @@ async fn serve(socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) 
         debug!(%session, "disconnected");
     }
     outbox.close(close::NORMAL, "bye");
-    let _ = timeout(CLOSE_FLUSH, writer).await;
+    // Keep reading (and discarding) until the client answers the close frame, so that unread
+    // input does not make the kernel reset the connection and destroy the close frame before
+    // the client reads it. Bounded: a client that keeps sending is cut off after CLOSE_FLUSH.
+    let drain = async {
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = timeout(CLOSE_FLUSH, async {
+        let _ = tokio::join!(writer, drain);
+    })
+    .await;
 }
 
 /// Reads the first frame, which must be a valid hello, within the hello deadline.
@@ -431,6 +444,7 @@ impl Connection {
                         .send(RoomCmd::Op {
                             conn: self.conn,
                             op,
+                            outbox: self.outbox.clone(),
                         })
                         .await;
                 }
@@ -458,6 +472,7 @@ impl Connection {
                             .send(RoomCmd::Focus {
                                 conn: self.conn,
                                 focus,
+                                outbox: self.outbox.clone(),
                             })
                             .await;
                     }

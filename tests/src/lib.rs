@@ -601,3 +601,126 @@ impl Process {
         let _ = self.child.wait().await;
     }
 }
+
+// Helpers for the permission and bad-input suites.
+
+/// Reads a connection until it ends: the server messages received on the way, and how it ended.
+pub async fn read_to_end(ws: &mut Ws) -> (Vec<ServerMsg>, Ended) {
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout(RECV_TIMEOUT, ws.next()).await {
+            Err(_) => return (seen, Ended::Error("timed out waiting for close".into())),
+            Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str(&t) {
+                Ok(msg) => seen.push(msg),
+                Err(_) => {
+                    return (
+                        seen,
+                        Ended::Error(format!("undecodable server message {t}")),
+                    )
+                }
+            },
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return (
+                    seen,
+                    Ended::Closed(frame.map(|f: CloseFrame| f.code.into())),
+                )
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(e))) => return (seen, Ended::Error(e.to_string())),
+            Ok(None) => return (seen, Ended::Closed(None)),
+        }
+    }
+}
+
+/// The text of a hello frame.
+pub fn hello_text(protocol: u32, token: &str) -> String {
+    json!({ "type": "hello", "protocol": protocol, "token": token }).to_string()
+}
+
+/// Opens a WebSocket, sends `first` as its first frame and reads the connection to its end:
+/// for first frames the server must refuse (bad hellos, tokens, versions).
+pub async fn refused_first_frame(
+    url: &str,
+    first: Message,
+) -> anyhow::Result<(Vec<ServerMsg>, Ended)> {
+    let mut ws = Client::raw(url).await?;
+    ws.send(first).await?;
+    Ok(read_to_end(&mut ws).await)
+}
+
+/// Joins a room: Ok(doc) from its snapshot, or Err(code) from the error the server sent.
+pub async fn try_join(
+    client: &mut Client,
+    room: &str,
+) -> anyhow::Result<Result<plenary_protocol::Doc, plenary_protocol::ErrorCode>> {
+    client
+        .send(&ClientMsg::Join {
+            room: room.to_owned(),
+            epoch: None,
+            seq: None,
+        })
+        .await?;
+    let room_owned = room.to_owned();
+    client
+        .recv_until(|m| match m {
+            ServerMsg::Snapshot { room, doc, .. } if *room == room_owned => Some(Ok(doc.clone())),
+            ServerMsg::Error {
+                code, req: None, ..
+            } => Some(Err(*code)),
+            _ => None,
+        })
+        .await
+}
+
+/// Sends a prepared op and waits for its ack (Ok(seq)) or reject (Err(code)).
+pub async fn send_op(
+    client: &mut Client,
+    room: &str,
+    op: Op,
+) -> anyhow::Result<Result<u64, plenary_protocol::ErrorCode>> {
+    let id = op.id.clone();
+    client
+        .send(&ClientMsg::Op {
+            room: room.to_owned(),
+            op,
+        })
+        .await?;
+    client
+        .recv_until(|m| match m {
+            ServerMsg::Ack { op_id, seq, .. } if *op_id == id => Some(Ok(*seq)),
+            ServerMsg::Reject { op_id, code, .. } if *op_id == id => Some(Err(*code)),
+            _ => None,
+        })
+        .await
+}
+
+/// Waits for the next error that answers no command (`req` absent) and returns its code.
+pub async fn next_error(client: &mut Client) -> anyhow::Result<plenary_protocol::ErrorCode> {
+    client
+        .recv_until(|m| match m {
+            ServerMsg::Error {
+                code, req: None, ..
+            } => Some(*code),
+            // A malformed op is answered by a reject when its id was readable.
+            ServerMsg::Reject { code, .. } => Some(*code),
+            _ => None,
+        })
+        .await
+}
+
+/// Round-trips an application ping: the connection is open and its reader still works.
+pub async fn ping(client: &mut Client) -> anyhow::Result<()> {
+    let t = rand::random::<u32>() as u64;
+    client.send(&ClientMsg::Ping { t: Some(t) }).await?;
+    client
+        .recv_until(|m| matches!(m, ServerMsg::Pong { t: Some(x), .. } if *x == t).then_some(()))
+        .await
+}
+
+/// The workshop view as a fresh connection with `token` is welcomed with (the current state).
+pub async fn current_view(server: &TestServer, token: &str) -> anyhow::Result<WorkshopView> {
+    let mut client = server.connect(token).await?;
+    let view = client.welcome.clone();
+    let _ = client.ws.close(None).await;
+    Ok(view)
+}

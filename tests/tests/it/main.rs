@@ -1,7 +1,9 @@
 //! One integration-test binary with shared helpers (see `plenary_tests`).
 
+mod bad_input;
 mod coedit;
 mod connections;
 mod crash;
 mod durability;
 mod flow;
+mod permissions;
