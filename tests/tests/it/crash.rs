@@ -108,7 +108,7 @@ async fn sigkill_loses_no_acknowledged_op() -> anyhow::Result<()> {
 
     let mut sent_ids: HashSet<String> = HashSet::new();
     let mut acked_ids: HashSet<String> = HashSet::new();
-    let mut clocks = vec![0u64; WRITERS];
+    let mut clocks = [0u64; WRITERS];
     for round in 0..ROUNDS {
         let mut tasks = Vec::new();
         for (i, token) in tokens.iter().enumerate() {
