@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use plenary_server;
 
+pub mod load;
+
 /// How long a test waits for an expected message before failing.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
 

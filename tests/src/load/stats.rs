@@ -71,12 +71,21 @@ impl ProcSample {
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse::<u64>().ok())
         };
-        Some(ProcSample { at: Instant::now(), ticks: utime + stime, rss_kib: kib("VmRSS:")?, peak_rss_kib: kib("VmHWM:")? })
+        Some(ProcSample {
+            at: Instant::now(),
+            ticks: utime + stime,
+            rss_kib: kib("VmRSS:")?,
+            peak_rss_kib: kib("VmHWM:")?,
+        })
     }
 
     /// CPU use between two samples, in percent of one core.
     pub fn cpu_pct(&self, later: &ProcSample) -> f64 {
-        let secs = later.at.duration_since(self.at).max(Duration::from_millis(1)).as_secs_f64();
+        let secs = later
+            .at
+            .duration_since(self.at)
+            .max(Duration::from_millis(1))
+            .as_secs_f64();
         (later.ticks.saturating_sub(self.ticks)) as f64 / TICKS_PER_SEC / secs * 100.0
     }
 }

@@ -6,4 +6,5 @@ mod connections;
 mod crash;
 mod durability;
 mod flow;
+mod load;
 mod permissions;

@@ -1,0 +1,96 @@
+//! `loadgen MODE --url http://127.0.0.1:PORT [--rooms R --per-room M --rate OPS_PER_S
+//! --duration S --server-pid PID --json]`: simulated workshops over real WebSockets.
+//!
+//! Modes: `workshop` (a fixed rate for a duration), `stepup` (double the rate every step until
+//! p99 > 50 ms or any loss; the last good step is reported), `idle` (open `--connections`
+//! idle connections and report server RSS per connection).
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use plenary_tests::load::{self, LoadConfig, Target};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Mode {
+    Workshop,
+    Stepup,
+    Idle,
+}
+
+#[derive(Parser)]
+#[command(name = "loadgen", about = "Load generator for Plenary")]
+struct Args {
+    mode: Mode,
+    /// Base URL of the server (or of the relay with --target relay).
+    #[arg(long)]
+    url: String,
+    #[arg(long, value_enum, default_value = "plenary")]
+    target: Target,
+    #[arg(long, default_value_t = 200)]
+    rooms: usize,
+    #[arg(long, default_value_t = 5)]
+    per_room: usize,
+    /// Ops per second per attendee (the first step's rate in stepup).
+    #[arg(long, default_value_t = 2.0)]
+    rate: f64,
+    /// Seconds per measured phase (per step in stepup).
+    #[arg(long, default_value_t = 60)]
+    duration: u64,
+    /// Most steps in stepup.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Idle connections to open in idle mode.
+    #[arg(long, default_value_t = 10_000)]
+    connections: usize,
+    /// PID of the server, to report its CPU and memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let config = LoadConfig {
+        target: args.target,
+        url: args.url,
+        rooms: args.rooms,
+        per_room: args.per_room.max(2),
+        rate: args.rate,
+        duration: Duration::from_secs(args.duration),
+        server_pid: args.server_pid,
+    };
+    let report = match args.mode {
+        Mode::Workshop => load::workshop(config).await?,
+        Mode::Idle => load::idle(config, args.connections).await?,
+        Mode::Stepup => {
+            let steps = load::stepup(config, args.steps).await?;
+            if !args.json {
+                for s in &steps {
+                    s.print_text();
+                }
+            }
+            let good = steps
+                .iter()
+                .rev()
+                .find(|s| s.p99_ms <= 50.0 && s.lost == 0 && s.errors == 0 && s.duplicates == 0)
+                .cloned();
+            match good {
+                Some(mut last_good) => {
+                    last_good.mode = "stepup".into();
+                    last_good
+                }
+                None => anyhow::bail!("even the first step failed: {:?}", steps.first()),
+            }
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("== result");
+        report.print_text();
+    }
+    Ok(())
+}
