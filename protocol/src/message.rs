@@ -224,11 +224,18 @@ pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
             op: None,
             req: None,
         }),
-        _ => Err(DecodeError {
-            code: ErrorCode::Malformed,
-            message: e.to_string(),
-            op: get(&["room"]).zip(get(&["op", "id"])),
-            req: get(&["req"]),
-        }),
+        ty => {
+            let is = |t: &str| ty.as_deref() == Some(t);
+            Err(DecodeError {
+                code: ErrorCode::Malformed,
+                message: e.to_string(),
+                op: if is("op") {
+                    get(&["room"]).zip(get(&["op", "id"]))
+                } else {
+                    None
+                },
+                req: if is("command") { get(&["req"]) } else { None },
+            })
+        }
     }
 }

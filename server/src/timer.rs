@@ -8,6 +8,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::workshop::Workshop;
 
+/// Pause before retrying a timer event the store refused.
+const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub async fn run(workshop: Arc<Workshop>, shutdown: CancellationToken) {
     loop {
         let next = workshop.lock().next_timer_event();
@@ -16,7 +19,15 @@ pub async fn run(workshop: Arc<Workshop>, shutdown: CancellationToken) {
             Some((timer, at_ms)) => {
                 let at = workshop.clock.instant_at(at_ms);
                 tokio::select! {
-                    _ = tokio::time::sleep_until(at) => workshop.fire_timer(timer).await,
+                    _ = tokio::time::sleep_until(at) => {
+                        if !workshop.fire_timer(timer).await {
+                            // The store refused the event: retry later instead of spinning.
+                            tokio::select! {
+                                _ = tokio::time::sleep(RETRY) => {}
+                                _ = shutdown.cancelled() => return,
+                            }
+                        }
+                    }
                     _ = changed => {}
                     _ = shutdown.cancelled() => return,
                 }

@@ -429,14 +429,16 @@ impl Workshop {
     }
 
     /// Fires a timer event if it is still due (idempotent: a stale or repeated call does nothing).
-    pub async fn fire_timer(self: &Arc<Self>, timer_id: u64) {
+    /// Returns false if the event could not be stored; it is still due then, and the timer task
+    /// retries after a pause.
+    pub async fn fire_timer(self: &Arc<Self>, timer_id: u64) -> bool {
         let fired = self
             .transact(|state, _, now| Ok(((), state.fire_timer(timer_id, now))))
             .await;
-        if let Err(e) = fired {
-            // The timer task retries: the state still says the event is due.
+        if let Err(e) = &fired {
             tracing::warn!(workshop = %self.id, error = %e.message, "timer event not stored");
         }
+        fired.is_ok()
     }
 
     async fn carry_out(&self, effects: Effects) {
@@ -523,10 +525,10 @@ fn role_name(role: Role) -> &'static str {
 
 fn check_name(what: &str, s: &str, max: usize) -> Result<(), Refusal> {
     let n = s.trim().chars().count();
-    if n == 0 || n > max {
+    if n == 0 || n > max || s.chars().any(char::is_control) {
         return refuse(
             ErrorCode::InvalidCommand,
-            format!("{what} must be 1 to {max} characters"),
+            format!("{what} must be 1 to {max} printable characters"),
         );
     }
     Ok(())

@@ -50,6 +50,8 @@ pub async fn upgrade(State(app): State<AppState>, ws: WebSocketUpgrade) -> Respo
     let tracker = app.0.tracker.clone();
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(app.0.config.ws_read_buffer)
+        .write_buffer_size(app.0.config.ws_write_buffer)
         .on_upgrade(move |socket| tracker.track_future(serve(socket, app, permit)))
 }
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Reproduces the load figures of docs/BENCHMARKS.md: the workshop load, stepup and idle modes
+# against a release build of Plenary (embedded store on, as a user runs it), each beside the
+# measuring-stick relay. Usage: tests/bench/load.sh [DURATION_S] [STEP_S] [IDLE_CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+duration=${1:-60}
+step=${2:-10}
+idle=${3:-10000}
+cargo build --release -q -p plenary-server -p plenary-tests --bins
+bin=target/release
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+start() { # start NAME CMD...: runs CMD, waits for its "addr=" line, sets URL and PID
+  local name=$1; shift
+  "$@" > "$work/$name.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 100); do
+    addr=$(grep -o 'addr=[0-9.:]*' "$work/$name.log" | head -1 | cut -d= -f2 || true)
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  URL="http://$addr"
+}
+plenary() { NO_COLOR=1 RUST_LOG=warn,plenary_server=info exec $bin/plenary --bind 127.0.0.1:0 --data-dir "$work/data-$1" "${@:2}"; }
+
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -r)"
+echo "## workshop: 200 rooms x 5 attendees at 2 ops/s for ${duration}s"
+start plenary1 plenary w1
+$bin/loadgen workshop --url "$URL" --rooms 200 --per-room 5 --rate 2 --duration "$duration" --server-pid "$PID" --json | tee "$work/w1.json"
+kill $PID; wait $PID 2>/dev/null || true
+start relay1 $bin/relay
+$bin/loadgen workshop --target relay --url "$URL" --rooms 200 --per-room 5 --rate 2 --duration "$duration" --server-pid "$PID" --json
+kill $PID; wait $PID 2>/dev/null || true
+
+echo "## stepup: 200 rooms x 5, from 2 ops/s per attendee, ${step}s per step"
+start plenary2 plenary s1
+$bin/loadgen stepup --url "$URL" --rooms 200 --per-room 5 --rate 2 --duration "$step" --server-pid "$PID" --json
+kill $PID; wait $PID 2>/dev/null || true
+start relay2 $bin/relay
+$bin/loadgen stepup --target relay --url "$URL" --rooms 200 --per-room 5 --rate 2 --duration "$step" --server-pid "$PID" --json
+kill $PID; wait $PID 2>/dev/null || true
+
+echo "## idle: $idle connections, WebSocket buffers at the library default (128 KiB)"
+start plenary3 plenary i1 --ws-read-buffer 131072 --ws-write-buffer 131072
+$bin/loadgen idle --url "$URL" --connections "$idle" --server-pid "$PID" --json
+kill $PID; wait $PID 2>/dev/null || true
+echo "## idle: $idle connections, Plenary's defaults (4 KiB buffers)"
+start plenary4 plenary i2
+$bin/loadgen idle --url "$URL" --connections "$idle" --server-pid "$PID" --json
+kill $PID; wait $PID 2>/dev/null || true
