@@ -190,14 +190,21 @@ pub async fn join(
     let Json(req) = req.map_err(malformed)?;
     let name = clean_name("name", &req.name, 60)?;
     let code = req.code.trim().to_ascii_uppercase();
-    let Some((workshop_id, role)) = app.0.codes.get(&code).map(|e| e.clone()) else {
+    let found = app.code(&code).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            e.to_string(),
+        )
+    })?;
+    let Some((workshop_id, role)) = found else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound,
             "no workshop has this join code",
         ));
     };
-    let workshop = app.workshop(&workshop_id).ok_or_else(|| {
+    let workshop = app.workshop(&workshop_id).await.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound,
@@ -273,7 +280,7 @@ pub async fn summary(
     headers: HeaderMap,
 ) -> Result<Json<Summary>, ApiError> {
     let claims = authorize(&app, &headers, &id)?;
-    let workshop = app.workshop(&id).ok_or_else(|| {
+    let workshop = app.workshop(&id).await.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound,
@@ -334,7 +341,11 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     if app.0.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    if !app.0.store.ready() {
+    if let Some(redis) = &app.0.redis {
+        if !redis.ping().await {
+            return (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable").into_response();
+        }
+    } else if !app.0.store.ready() {
         return (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response();
     }
     "ready".into_response()

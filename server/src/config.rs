@@ -88,6 +88,15 @@ pub struct Config {
     #[arg(long, env = "PLENARY_MAX_DB_MIB")]
     pub max_db_mib: Option<u64>,
 
+    /// Multi-node mode: share workshops and rooms with other nodes through this Redis
+    /// (`redis://host:port`). Without it, the embedded single-node store is used.
+    #[arg(long, env = "PLENARY_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// This node's name in multi-node mode (presence entries); random when absent.
+    #[arg(long, env = "PLENARY_NODE_ID")]
+    pub node_id: Option<String>,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "PLENARY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

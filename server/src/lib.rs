@@ -9,6 +9,7 @@ pub mod config;
 pub mod outbox;
 pub mod room;
 pub mod server;
+pub mod shared;
 pub mod sqlite;
 pub mod state;
 pub mod store;

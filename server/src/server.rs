@@ -12,9 +12,10 @@ use tracing::{info, warn};
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::shared::Redis;
 use crate::sqlite::{self, SqliteStore};
 use crate::state::AppState;
-use crate::store::{Loaded, Store};
+use crate::store::{Loaded, MemoryStore, Store};
 use crate::{api, web, ws};
 
 /// Largest JSON body the REST API accepts.
@@ -64,16 +65,47 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let (auth, store, loaded) = open(&config)?;
     let drain = Duration::from_millis(config.drain_timeout_ms);
-    let app = AppState::new(config, auth, store, shutdown.clone());
-    let (workshops, rooms) = app.restore(loaded)?;
-    info!(
-        workshops,
-        rooms,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "state restored"
-    );
+    let app = match config.redis_url.clone() {
+        None => {
+            let (auth, store, loaded) = open(&config)?;
+            let app = AppState::new(config, auth, store, None, shutdown.clone());
+            let (workshops, rooms) = app.restore(loaded)?;
+            info!(
+                workshops,
+                rooms,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "state restored"
+            );
+            app
+        }
+        Some(url) => {
+            let node = config
+                .node_id
+                .clone()
+                .unwrap_or_else(|| format!("n-{}", crate::state::random_id(8)));
+            let redis = Redis::connect(&url, node.clone(), shutdown.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.0))?;
+            let auth = match &config.secret {
+                Some(s) => Auth::new(s.as_bytes()),
+                None => Auth::new(
+                    &redis
+                        .secret()
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}", e.0))?,
+                ),
+            };
+            info!(%node, redis = %url, "multi-node mode");
+            AppState::new(
+                config,
+                auth,
+                Arc::new(MemoryStore),
+                Some(redis),
+                shutdown.clone(),
+            )
+        }
+    };
     let tracker = app.0.tracker.clone();
     info!(addr = %listener.local_addr()?, "plenary listening");
     // Small frames go out at once: without TCP_NODELAY a second frame in a row waits for the

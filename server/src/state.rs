@@ -35,6 +35,8 @@ pub struct Shared {
     /// Every connection and room task, awaited (with a bound) on shutdown.
     pub tracker: TaskTracker,
     pub store: Arc<dyn Store>,
+    /// Multi-node mode: workshops, rooms and codes live in Redis.
+    pub redis: Option<Arc<crate::shared::Redis>>,
 }
 
 /// Alphabet for join codes: no 0/O, 1/I/L, so codes survive being read aloud.
@@ -49,6 +51,14 @@ pub fn random_id(len: usize) -> String {
         .collect()
 }
 
+fn role_str(role: Role) -> &'static str {
+    match role {
+        Role::Facilitator => "facilitator",
+        Role::Attendee => "attendee",
+        Role::Observer => "observer",
+    }
+}
+
 fn random_code() -> String {
     let mut rng = rand::rng();
     (0..8)
@@ -61,6 +71,7 @@ impl AppState {
         config: Config,
         auth: Auth,
         store: Arc<dyn Store>,
+        redis: Option<Arc<crate::shared::Redis>>,
         shutdown: CancellationToken,
     ) -> Self {
         AppState(Arc::new(Shared {
@@ -74,6 +85,7 @@ impl AppState {
             shutdown,
             tracker: TaskTracker::new(),
             store,
+            redis,
         }))
     }
 
@@ -81,20 +93,65 @@ impl AppState {
         self.0.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// A join code not in use yet (entry API: check and insert are one step).
-    fn claim_code(&self, workshop: &str, role: Role) -> String {
+    /// A join code not in use yet (entry API: check and insert are one step; in multi-node
+    /// mode Redis's SET NX decides across nodes).
+    async fn claim_code(
+        &self,
+        workshop: &str,
+        role: Role,
+    ) -> Result<String, crate::workshop::Refusal> {
         loop {
             let code = random_code();
             if let dashmap::Entry::Vacant(v) = self.0.codes.entry(code.clone()) {
                 v.insert((workshop.to_owned(), role));
-                return code;
+            } else {
+                continue;
+            }
+            let Some(redis) = &self.0.redis else {
+                return Ok(code);
+            };
+            match redis.claim_code(&code, workshop, role_str(role)).await {
+                Ok(true) => return Ok(code),
+                Ok(false) => {
+                    self.0.codes.remove(&code);
+                }
+                Err(e) => {
+                    self.0.codes.remove(&code);
+                    return Err(crate::workshop::Refusal {
+                        code: plenary_protocol::ErrorCode::Unavailable,
+                        message: e.to_string(),
+                    });
+                }
             }
         }
+    }
+
+    /// The workshop and role a join code gives, from this node or (multi-node) from Redis.
+    pub async fn code(
+        &self,
+        code: &str,
+    ) -> Result<Option<(String, Role)>, crate::store::StoreError> {
+        if let Some(found) = self.0.codes.get(code).map(|e| e.clone()) {
+            return Ok(Some(found));
+        }
+        let Some(redis) = &self.0.redis else {
+            return Ok(None);
+        };
+        Ok(redis.code(code).await?.and_then(|(w, r)| {
+            let role = match r.as_str() {
+                "attendee" => Role::Attendee,
+                "observer" => Role::Observer,
+                _ => return None,
+            };
+            self.0.codes.insert(code.to_owned(), (w.clone(), role));
+            Some((w, role))
+        }))
     }
 
     fn room_ctx(&self) -> RoomCtx {
         RoomCtx {
             store: self.0.store.clone(),
+            redis: self.0.redis.clone(),
             tracker: self.0.tracker.clone(),
             shutdown: self.0.shutdown.clone(),
         }
@@ -106,8 +163,8 @@ impl AppState {
         title: String,
     ) -> Result<Arc<Workshop>, crate::workshop::Refusal> {
         let id = format!("w-{}", random_id(12));
-        let join_code = self.claim_code(&id, Role::Attendee);
-        let observer_code = self.claim_code(&id, Role::Observer);
+        let join_code = self.claim_code(&id, Role::Attendee).await?;
+        let observer_code = self.claim_code(&id, Role::Observer).await?;
         let data = WorkshopData::new(title, join_code.clone(), observer_code.clone());
         let workshop = Workshop::start(
             id.clone(),
@@ -121,6 +178,7 @@ impl AppState {
             self.0.codes.remove(&observer_code);
             return Err(e);
         }
+        workshop.follow_events("0".into());
         self.0.workshops.insert(id, workshop.clone());
         Ok(workshop)
     }
@@ -147,7 +205,30 @@ impl AppState {
         Ok((workshops, rooms))
     }
 
-    pub fn workshop(&self, id: &str) -> Option<Arc<Workshop>> {
-        self.0.workshops.get(id).map(|w| w.clone())
+    /// The workshop, started on this node if it runs here, or (multi-node) loaded from Redis.
+    pub async fn workshop(&self, id: &str) -> Option<Arc<Workshop>> {
+        if let Some(w) = self.0.workshops.get(id).map(|w| w.clone()) {
+            return Some(w);
+        }
+        let redis = self.0.redis.as_ref()?;
+        let (version, json) = redis.workshop(id).await.ok()??;
+        let mut data: WorkshopData = serde_json::from_str(&json).ok()?;
+        data.version = version;
+        let last_event = redis.last_event_id(id).await.ok()?;
+        match self.0.workshops.entry(id.to_owned()) {
+            dashmap::Entry::Occupied(o) => Some(o.get().clone()),
+            dashmap::Entry::Vacant(v) => {
+                let workshop = Workshop::start(
+                    id.to_owned(),
+                    data,
+                    Default::default(),
+                    self.0.clock,
+                    self.room_ctx(),
+                );
+                workshop.follow_events(last_event);
+                v.insert(workshop.clone());
+                Some(workshop)
+            }
+        }
     }
 }

@@ -35,6 +35,11 @@ pub const MAX_ROOMS: usize = 100;
 pub const MAX_PARTICIPANTS: usize = 2_000;
 /// Longest timebox.
 pub const MAX_TIMEBOX_SECS: u64 = 24 * 3600;
+/// Attempts of a workshop change that races with other nodes (multi-node mode).
+const MAX_ATTEMPTS: usize = 8;
+/// Workshop events queued for this node before the reader holds back.
+const EVENT_QUEUE: usize = 64;
+
 /// Warning before the end when the facilitator gives none: a fifth of the timebox, at most this.
 pub const DEFAULT_WARNING_SECS: u64 = 60;
 
@@ -159,6 +164,8 @@ pub struct Effects {
 #[derive(Clone)]
 pub struct RoomCtx {
     pub store: Arc<dyn Store>,
+    /// Multi-node mode: the shared Redis backend.
+    pub redis: Option<Arc<crate::shared::Redis>>,
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,
 }
@@ -209,6 +216,17 @@ impl Workshop {
         workshop
     }
 
+    /// Multi-node mode: follows the workshop's event stream from `last_event` on.
+    pub fn follow_events(self: &Arc<Self>, last_event: String) {
+        let Some(redis) = &self.ctx.redis else { return };
+        let (tx, rx) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+        let (_, events) = crate::shared::workshop_keys(&self.id);
+        redis.subscribe(events, last_event, crate::shared::Subscriber::Workshop(tx));
+        self.ctx
+            .tracker
+            .spawn(follow(self.clone(), rx, self.ctx.shutdown.clone()));
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, WorkshopState> {
         self.state.lock().expect("workshop lock poisoned")
     }
@@ -221,49 +239,130 @@ impl Workshop {
     pub async fn save(&self) -> Result<(), Refusal> {
         let _writing = self.writing.lock().await;
         let write = self.lock().write(&self.id);
-        self.ctx
-            .store
-            .write(write)
-            .await
-            .or_else(|e| refuse(ErrorCode::Unavailable, e.to_string()))
+        let stored = match (&self.ctx.redis, write) {
+            (Some(redis), Write::Workshop { version, state, .. }) => redis
+                .put_workshop(&self.id, version, &state, &[])
+                .await
+                .and_then(|done| {
+                    done.then_some(())
+                        .ok_or_else(|| crate::store::StoreError("workshop exists already".into()))
+                }),
+            (_, write) => self.ctx.store.write(write).await,
+        };
+        stored.or_else(|e| refuse(ErrorCode::Unavailable, e.to_string()))
     }
 
     /// Applies `change` under the lock, stores the result, then carries out the effects. On a
     /// store failure the data is put back and the change refused with `unavailable`.
     pub async fn transact<T>(
         self: &Arc<Self>,
-        change: impl FnOnce(&mut WorkshopState, &Arc<Workshop>, u64) -> Result<(T, Effects), Refusal>,
+        mut change: impl FnMut(&mut WorkshopState, &Arc<Workshop>, u64) -> Result<(T, Effects), Refusal>,
     ) -> Result<T, Refusal> {
         let _writing = self.writing.lock().await;
-        let (value, effects, before, write) = {
-            let mut state = self.lock();
-            let before = state.data.clone();
-            let (value, effects) = change(&mut state, self, self.clock.now_ms())?;
-            // Nothing durable changed (a refused timer event, a no-op): nothing to store.
-            let write = (state.data != before).then(|| {
-                state.data.version += 1;
-                state.write(&self.id)
-            });
-            (value, effects, before, write)
-        };
-        let stored = match write {
-            Some(write) => self.ctx.store.write(write).await,
-            None => Ok(()),
-        };
-        if let Err(e) = stored {
-            let mut state = self.lock();
-            // Rooms this change created have actors but are dropped with the data.
-            state
-                .handles
-                .retain(|id, _| before.rooms.iter().any(|r| r.id == *id));
-            state.data = before;
-            return refuse(
-                ErrorCode::Unavailable,
-                format!("the change could not be stored: {e}"),
-            );
+        // In multi-node mode another node may have changed the workshop since this node last
+        // read it: the compare-and-set then fails, this node reloads, and the change is tried
+        // again on the new state.
+        for _attempt in 0..MAX_ATTEMPTS {
+            let (value, effects, before, write) = {
+                let mut state = self.lock();
+                let before = state.data.clone();
+                let (value, effects) = change(&mut state, self, self.clock.now_ms())?;
+                // Nothing durable changed (a refused timer event, a no-op): nothing to store.
+                let write = (state.data != before).then(|| {
+                    state.data.version += 1;
+                    state.write(&self.id)
+                });
+                (value, effects, before, write)
+            };
+            let stored = match (write, &self.ctx.redis) {
+                (None, _) => Ok(true),
+                (Some(write), None) => self.ctx.store.write(write).await.map(|()| true),
+                (Some(Write::Workshop { version, state, .. }), Some(redis)) => {
+                    let fields = event_fields(&effects);
+                    redis.put_workshop(&self.id, version, &state, &fields).await
+                }
+                (Some(_), Some(_)) => unreachable!("workshop changes write workshop state"),
+            };
+            match stored {
+                Ok(true) => {
+                    self.carry_out(effects).await;
+                    return Ok(value);
+                }
+                Ok(false) => {
+                    self.undo_change(before);
+                    self.reload().await.map_err(|e| Refusal {
+                        code: ErrorCode::Unavailable,
+                        message: format!("the workshop could not be read: {e}"),
+                    })?;
+                }
+                Err(e) => {
+                    self.undo_change(before);
+                    return refuse(
+                        ErrorCode::Unavailable,
+                        format!("the change could not be stored: {e}"),
+                    );
+                }
+            }
         }
+        refuse(ErrorCode::Conflict, "the workshop kept changing; try again")
+    }
+
+    /// Puts back the data from before a change that could not be stored.
+    fn undo_change(&self, before: WorkshopData) {
+        let mut state = self.lock();
+        // Rooms this change created have actors but are dropped with the data.
+        state
+            .handles
+            .retain(|id, _| before.rooms.iter().any(|r| r.id == *id));
+        state.data = before;
+    }
+
+    /// Multi-node mode: reads the workshop's state from Redis and, if it is newer than this
+    /// node's, takes it over and tells this node's clients (views, evictions, removals, timer).
+    pub async fn reload(self: &Arc<Self>) -> Result<(), crate::store::StoreError> {
+        let Some(redis) = &self.ctx.redis else {
+            return Ok(());
+        };
+        let Some((version, json)) = redis.workshop(&self.id).await? else {
+            return Ok(());
+        };
+        let data: WorkshopData = serde_json::from_str(&json)
+            .map_err(|e| crate::store::StoreError(format!("bad workshop state: {e}")))?;
+        let effects = {
+            let mut state = self.lock();
+            if version <= state.data.version {
+                return Ok(());
+            }
+            let timer_changed = state.data.timer != data.timer;
+            state.data = data;
+            state.data.version = version;
+            let missing: Vec<String> = state
+                .data
+                .rooms
+                .iter()
+                .map(|r| r.id.clone())
+                .filter(|r| !state.handles.contains_key(r))
+                .collect();
+            for room in missing {
+                let handle = self.spawn_room(&room, None);
+                state.handles.insert(room, handle);
+            }
+            let close = state
+                .conns
+                .values()
+                .filter(|c| state.find(&c.participant).is_none())
+                .map(|c| c.outbox.clone())
+                .collect();
+            Effects {
+                broadcast: true,
+                evict: state.evictions("your access changed"),
+                close,
+                timer_changed,
+                ..Effects::default()
+            }
+        };
         self.carry_out(effects).await;
-        Ok(value)
+        Ok(())
     }
 
     /// Adds a participant and returns a copy of it.
@@ -289,7 +388,7 @@ impl Workshop {
             }
             state.data.participants.push(participant.clone());
             Ok((
-                participant,
+                participant.clone(),
                 Effects {
                     broadcast: true,
                     ..Effects::default()
@@ -423,7 +522,7 @@ impl Workshop {
     /// Runs a command for `actor`.
     pub async fn command(self: &Arc<Self>, actor: &str, command: Command) -> Result<(), Refusal> {
         self.transact(|state, workshop, now| {
-            Ok(((), state.execute(workshop, actor, command, now)?))
+            Ok(((), state.execute(workshop, actor, command.clone(), now)?))
         })
         .await
     }
@@ -508,6 +607,7 @@ impl Workshop {
             id,
             record,
             self.ctx.store.clone(),
+            self.ctx.redis.clone(),
             &self.ctx.tracker,
             self.ctx.shutdown.clone(),
         )
@@ -515,6 +615,69 @@ impl Workshop {
 }
 
 /// The role with its article, for messages ("an attendee may not ...").
+/// The fields a workshop event carries about a timer event, for the other nodes to push it to
+/// their clients.
+fn event_fields(effects: &Effects) -> Vec<(String, String)> {
+    match effects.timer_event {
+        Some((timer, event, remaining)) => vec![
+            ("timer".into(), timer.to_string()),
+            (
+                "event".into(),
+                if event == TimerEvent::Warning {
+                    "warning"
+                } else {
+                    "expired"
+                }
+                .into(),
+            ),
+            ("remaining".into(), remaining.to_string()),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// Multi-node mode: follows the workshop's event stream. Each event names the new version; a
+/// newer version is reloaded, and a timer event that another node fired is pushed to this node's
+/// clients (the node that fired it already did).
+async fn follow(
+    workshop: Arc<Workshop>,
+    mut events: tokio::sync::mpsc::Receiver<crate::shared::WorkshopEvent>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            e = events.recv() => match e { Some(e) => e, None => return },
+            _ = shutdown.cancelled() => return,
+        };
+        let known = workshop.lock().data.version;
+        if event.version <= known {
+            continue;
+        }
+        if let Err(e) = workshop.reload().await {
+            tracing::warn!(workshop = %workshop.id, error = %e, "cannot reload workshop");
+            continue;
+        }
+        let timer = event.fields.get("timer").and_then(|t| t.parse().ok());
+        let kind = match event.fields.get("event").map(String::as_str) {
+            Some("warning") => Some(TimerEvent::Warning),
+            Some("expired") => Some(TimerEvent::Expired),
+            _ => None,
+        };
+        let remaining_ms = event
+            .fields
+            .get("remaining")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        if let (Some(timer), Some(event)) = (timer, kind) {
+            workshop.broadcast(ServerMsg::Timer {
+                timer,
+                event,
+                remaining_ms,
+            });
+        }
+    }
+}
+
 fn role_name(role: Role) -> &'static str {
     match role {
         Role::Facilitator => "a facilitator",

@@ -257,7 +257,7 @@ async fn hello(
             )
         }
     };
-    let workshop = app.workshop(&claims.w);
+    let workshop = app.workshop(&claims.w).await;
     let participant = workshop.as_ref().and_then(|w| w.participant(&claims.p));
     match (workshop, participant) {
         (Some(w), Some(p)) if p.role == claims.r => Some((w, p, resume)),

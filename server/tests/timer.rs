@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 async fn workshop() -> (Arc<Workshop>, String, Outbox) {
     let ctx = RoomCtx {
         store: Arc::new(MemoryStore),
+        redis: None,
         tracker: TaskTracker::new(),
         shutdown: CancellationToken::new(),
     };

@@ -14,6 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+mod shared;
+
 use crate::outbox::Outbox;
 use crate::store::{RoomRecord, Store, StoredOp, Write};
 use crate::workshop::Workshop;
@@ -135,6 +137,10 @@ struct Room {
     batch_start: (u64, u64),
     /// The seq of the last snapshot written.
     snapshot_seq: u64,
+    /// Members connected to other nodes (multi-node mode), refreshed from Redis.
+    remote_members: Vec<Member>,
+    /// Multi-node mode: Redis orders the ops and this node follows the room's log.
+    shared: Option<shared::SharedRoom>,
 }
 
 /// Starts a room actor on `tracker` and returns its handle. `record` is the room as loaded from
@@ -144,6 +150,7 @@ pub fn spawn(
     id: &str,
     record: Option<RoomRecord>,
     store: Arc<dyn Store>,
+    redis: Option<Arc<crate::shared::Redis>>,
     tracker: &tokio_util::task::TaskTracker,
     shutdown: CancellationToken,
 ) -> RoomHandle {
@@ -169,6 +176,8 @@ pub fn spawn(
         undo: Vec::new(),
         batch_start: (0, 0),
         snapshot_seq: record.seq,
+        remote_members: Vec::new(),
+        shared: redis.map(|r| shared::SharedRoom::new(r, &workshop.id, &id)),
     };
     for stored in record.recent {
         room.remember(stored.op.id.clone(), stored.seq, stored.participant);
@@ -207,6 +216,9 @@ enum Outcome {
 
 impl Room {
     async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>, shutdown: CancellationToken) {
+        if self.shared.is_some() {
+            return self.run_shared(rx, shutdown).await;
+        }
         let mut batch = Vec::with_capacity(BATCH);
         let mut snapshot_timer = tokio::time::interval(SNAPSHOT_EVERY);
         snapshot_timer.tick().await;
@@ -606,8 +618,10 @@ impl Room {
         }
     }
 
+    /// Everyone in the room: local members and, in multi-node mode, the other nodes' members.
     fn member_list(&self) -> Vec<Member> {
         let mut members: Vec<Member> = self.members.values().map(|(m, _)| m.clone()).collect();
+        members.extend(self.remote_members.iter().cloned());
         members.sort_by(|a, b| a.participant.cmp(&b.participant));
         members.dedup_by(|a, b| a.participant == b.participant);
         members

@@ -1,0 +1,469 @@
+//! The room actor in multi-node mode: Redis orders the ops (see `crate::shared`), this node
+//! applies the room's log as it reads it, acknowledging its own clients' ops when their entries
+//! come back, so every node delivers the same ops in the same order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use plenary_protocol::templates::{self, SERVER_CLIENT};
+use plenary_protocol::{validate, ErrorCode, Member, Op, ServerMsg};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::{ConnId, Room, RoomCmd, BATCH, CATCHUP_MAX_OPS, SNAPSHOT_EVERY, SNAPSHOT_EVERY_OPS};
+use crate::shared::{Appended, Entry, Redis, RoomKeys, Subscriber, PRESENCE_REFRESH};
+use crate::store::StoredOp;
+
+/// Entries the reader may queue for one room before it holds back (and re-reads later).
+const ENTRY_QUEUE: usize = 64;
+
+/// The multi-node part of a room actor.
+pub(crate) struct SharedRoom {
+    redis: Arc<Redis>,
+    keys: RoomKeys,
+    /// Entries from the node's reader, while subscribed.
+    entries_tx: mpsc::Sender<Vec<Entry>>,
+    entries_rx: Option<mpsc::Receiver<Vec<Entry>>>,
+    subscribed: bool,
+    /// seq -> (connection, op id) of this node's ops waiting for their entry to come back.
+    pending: HashMap<u64, (ConnId, String)>,
+}
+
+impl SharedRoom {
+    pub(crate) fn new(redis: Arc<Redis>, workshop: &str, room: &str) -> Self {
+        let (entries_tx, entries_rx) = mpsc::channel(ENTRY_QUEUE);
+        SharedRoom {
+            redis,
+            keys: RoomKeys::new(workshop, room),
+            entries_tx,
+            entries_rx: Some(entries_rx),
+            subscribed: false,
+            pending: HashMap::new(),
+        }
+    }
+}
+
+/// One op this node wants ordered: who sent it (None for the server's seeds) and the op.
+struct Outgoing {
+    conn: Option<ConnId>,
+    participant: String,
+    op: Op,
+}
+
+impl Room {
+    fn sh(&mut self) -> &mut SharedRoom {
+        self.shared.as_mut().expect("shared mode")
+    }
+
+    pub(super) async fn run_shared(
+        mut self,
+        mut rx: mpsc::Receiver<RoomCmd>,
+        shutdown: CancellationToken,
+    ) {
+        // Load the room (epoch, snapshot, tail) before serving anything; retry while Redis is away.
+        loop {
+            let keys = &self.shared.as_ref().expect("shared mode").keys;
+            let redis = self.shared.as_ref().expect("shared mode").redis.clone();
+            match redis.load_room(keys, CATCHUP_MAX_OPS as u64).await {
+                Ok(loaded) => {
+                    self.epoch = loaded.epoch;
+                    self.doc = loaded.doc;
+                    self.seq = loaded.snapshot_seq;
+                    self.snapshot_seq = loaded.snapshot_seq;
+                    for entry in loaded.entries {
+                        if entry.seq <= self.seq {
+                            // Before the snapshot: history for catch-up and dedup only.
+                            if let Some(stored) = entry.op {
+                                self.record(stored);
+                            }
+                        } else {
+                            self.apply_entry(entry);
+                        }
+                    }
+                    break;
+                }
+                Err(e) => {
+                    warn!(room = %self.id, error = %e, "cannot load room from redis; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                        _ = shutdown.cancelled() => return,
+                    }
+                }
+            }
+        }
+        let mut entries_rx = self.sh().entries_rx.take().expect("taken once");
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut snapshot_timer = tokio::time::interval(SNAPSHOT_EVERY);
+        let mut presence_timer = tokio::time::interval(PRESENCE_REFRESH);
+        snapshot_timer.tick().await;
+        loop {
+            tokio::select! {
+                n = rx.recv_many(&mut batch, BATCH) => {
+                    if n == 0 {
+                        break;
+                    }
+                    self.shared_batch(&mut batch).await;
+                }
+                Some(entries) = entries_rx.recv() => self.apply_entries(entries).await,
+                _ = presence_timer.tick() => {
+                    if self.sh().subscribed {
+                        self.refresh_presence().await;
+                    }
+                }
+                _ = snapshot_timer.tick() => {
+                    if self.seq > self.snapshot_seq && self.sh().subscribed {
+                        self.shared_snapshot().await;
+                    }
+                }
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        if self.sh().subscribed {
+            let key = self.sh().keys.log.clone();
+            self.sh().redis.unsubscribe(&key);
+        }
+        debug!(room = %self.id, seq = self.seq, "shared room actor stopped");
+    }
+
+    async fn shared_batch(&mut self, batch: &mut Vec<RoomCmd>) {
+        let mut outgoing: Vec<Outgoing> = Vec::new();
+        for cmd in batch.drain(..) {
+            match cmd {
+                RoomCmd::Op { conn, op, outbox } if !self.members.contains_key(&conn) => {
+                    let reject = ServerMsg::Reject {
+                        room: self.id.to_string(),
+                        op_id: op.id,
+                        code: ErrorCode::NotInRoom,
+                        message: format!(
+                            "not in room {}: join it before sending ops to it",
+                            self.id
+                        ),
+                    };
+                    let _ = outbox.push(reject.to_json().into());
+                }
+                RoomCmd::Op { conn, op, .. } => {
+                    if let Some(o) = self.check(conn, op) {
+                        outgoing.push(o);
+                    }
+                }
+                RoomCmd::Seed(template) => {
+                    for op in templates::seed_ops(&self.doc, template) {
+                        if validate(&self.doc, &op).is_ok() {
+                            self.tentative(&op);
+                            outgoing.push(Outgoing {
+                                conn: None,
+                                participant: SERVER_CLIENT.into(),
+                                op,
+                            });
+                        }
+                    }
+                }
+                other => {
+                    self.append(&mut outgoing).await;
+                    let membership = matches!(other, RoomCmd::Join { .. } | RoomCmd::Leave { .. });
+                    if let RoomCmd::Join { .. } = &other {
+                        self.ensure_subscribed().await;
+                    }
+                    self.handle_control(other);
+                    if membership {
+                        self.after_membership_change().await;
+                    }
+                }
+            }
+        }
+        self.append(&mut outgoing).await;
+    }
+
+    /// Permission, stamp and validation checks of one op against this node's replica. A passing
+    /// op is applied tentatively, so later ops of the same batch validate against it.
+    fn check(&mut self, conn: ConnId, op: Op) -> Option<Outgoing> {
+        let participant = self
+            .members
+            .get(&conn)
+            .map(|(m, _)| m.participant.clone())?;
+        let reject = |room: &Room, code, message: String| {
+            let msg = ServerMsg::Reject {
+                room: room.id.to_string(),
+                op_id: op.id.clone(),
+                code,
+                message,
+            };
+            room.send_to(conn, msg.to_json().into());
+        };
+        if let Some((seq, by)) = self.op_ids.get(&op.id).cloned() {
+            if by == participant {
+                let ack = ServerMsg::Ack {
+                    room: self.id.to_string(),
+                    op_id: op.id.clone(),
+                    seq,
+                };
+                self.send_to(conn, ack.to_json().into());
+            } else {
+                reject(
+                    self,
+                    ErrorCode::AlreadyExists,
+                    format!("op id {} is already taken", op.id),
+                );
+            }
+            return None;
+        }
+        let Some(workshop) = self.workshop.upgrade() else {
+            reject(
+                self,
+                ErrorCode::Unavailable,
+                "the workshop is shutting down".into(),
+            );
+            return None;
+        };
+        if let Err(message) = workshop.may_write(&participant, &self.id, &op) {
+            reject(self, ErrorCode::Forbidden, message);
+            return None;
+        }
+        if op.stamp.client != participant {
+            reject(
+                self,
+                ErrorCode::InvalidOp,
+                "the stamp's client must be your participant id".into(),
+            );
+            return None;
+        }
+        if let Err(e) = validate(&self.doc, &op) {
+            reject(self, e.code, e.message);
+            return None;
+        }
+        self.tentative(&op);
+        Some(Outgoing {
+            conn: Some(conn),
+            participant,
+            op,
+        })
+    }
+
+    /// Applies an op only until the batch is sent to Redis, so that later ops of the batch
+    /// validate against it; the order and the real apply come from the log.
+    fn tentative(&mut self, op: &Op) {
+        if self.undo.is_empty() {
+            self.batch_start = (self.doc.clock, self.seq);
+        }
+        self.apply(op);
+    }
+
+    /// Undoes the tentative applies and asks Redis to order the ops. Acks are sent when the
+    /// entries come back through the reader, in seq order.
+    async fn append(&mut self, outgoing: &mut Vec<Outgoing>) {
+        if outgoing.is_empty() {
+            return;
+        }
+        if !self.undo.is_empty() {
+            self.roll_back(&[]);
+        }
+        let batch: Vec<Outgoing> = std::mem::take(outgoing);
+        let ops: Vec<(Op, String)> = batch
+            .iter()
+            .map(|o| (o.op.clone(), o.participant.clone()))
+            .collect();
+        let redis = self.sh().redis.clone();
+        let result = redis.append(&self.sh().keys, &ops).await;
+        match result {
+            Err(e) => {
+                warn!(room = %self.id, error = %e, "redis refused ops");
+                for o in batch {
+                    if let Some(conn) = o.conn {
+                        let msg = ServerMsg::Reject {
+                            room: self.id.to_string(),
+                            op_id: o.op.id,
+                            code: ErrorCode::Unavailable,
+                            message: "the shared store is unavailable; retry later".into(),
+                        };
+                        self.send_to(conn, msg.to_json().into());
+                    }
+                }
+            }
+            Ok(results) => {
+                for (o, appended) in batch.into_iter().zip(results) {
+                    let Some(conn) = o.conn else { continue };
+                    match appended {
+                        Appended::New(seq) => {
+                            self.sh().pending.insert(seq, (conn, o.op.id));
+                        }
+                        Appended::Duplicate(seq, by) if by == o.participant => {
+                            if seq <= self.seq {
+                                let ack = ServerMsg::Ack {
+                                    room: self.id.to_string(),
+                                    op_id: o.op.id,
+                                    seq,
+                                };
+                                self.send_to(conn, ack.to_json().into());
+                            } else {
+                                self.sh().pending.insert(seq, (conn, o.op.id));
+                            }
+                        }
+                        Appended::Duplicate(..) => {
+                            let msg = ServerMsg::Reject {
+                                room: self.id.to_string(),
+                                op_id: o.op.id,
+                                code: ErrorCode::AlreadyExists,
+                                message: "op id already taken".into(),
+                            };
+                            self.send_to(conn, msg.to_json().into());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies entries read from the log, filling any gap from the log first.
+    async fn apply_entries(&mut self, entries: Vec<Entry>) {
+        if let Some(first) = entries.first() {
+            if first.seq > self.seq + 1 {
+                let redis = self.sh().redis.clone();
+                match {
+                    let from = self.seq + 1;
+                    redis.range(&self.sh().keys, from).await
+                } {
+                    Ok(fill) => {
+                        for e in fill {
+                            self.apply_entry(e);
+                        }
+                    }
+                    Err(e) => {
+                        warn!(room = %self.id, error = %e, "cannot fill a gap in the room log")
+                    }
+                }
+            }
+        }
+        for e in entries {
+            self.apply_entry(e);
+        }
+        if self.seq >= self.snapshot_seq + SNAPSHOT_EVERY_OPS {
+            self.shared_snapshot().await;
+        }
+    }
+
+    /// Applies one entry in order: an ack for this node's sender, the op for everyone else.
+    fn apply_entry(&mut self, entry: Entry) {
+        if entry.seq <= self.seq {
+            return;
+        }
+        self.seq = entry.seq;
+        let Some(stored) = entry.op else {
+            // A malformed entry (never written by Plenary) is skipped; clients see a seq gap.
+            return;
+        };
+        self.doc.apply(&stored.op);
+        let seq = stored.seq;
+        let op_id = stored.op.id.clone();
+        let frame = self.record(stored);
+        let sender = self.shared.as_mut().and_then(|s| s.pending.remove(&seq));
+        if let Some((conn, id)) = &sender {
+            debug_assert_eq!(*id, op_id);
+            let ack = ServerMsg::Ack {
+                room: self.id.to_string(),
+                op_id,
+                seq,
+            };
+            self.send_to(*conn, ack.to_json().into());
+        }
+        self.broadcast_except(sender.map(|(c, _)| c), &frame);
+    }
+
+    /// Remembers an entry for dedup and catch-up; returns its broadcast frame.
+    fn record(&mut self, stored: StoredOp) -> Utf8Bytes {
+        self.remember(stored.op.id.clone(), stored.seq, stored.participant);
+        let frame: Utf8Bytes = ServerMsg::Op {
+            room: self.id.to_string(),
+            seq: stored.seq,
+            op: stored.op,
+        }
+        .to_json()
+        .into();
+        self.push_log(stored.seq, frame.clone());
+        frame
+    }
+
+    /// Starts following the room's log (when it gets its first local member), after catching up
+    /// with what was ordered while it was not followed.
+    async fn ensure_subscribed(&mut self) {
+        if self.sh().subscribed {
+            return;
+        }
+        let redis = self.sh().redis.clone();
+        match {
+            let from = self.seq + 1;
+            redis.range(&self.sh().keys, from).await
+        } {
+            Ok(fill) => {
+                for e in fill {
+                    self.apply_entry(e);
+                }
+            }
+            Err(e) => warn!(room = %self.id, error = %e, "cannot catch up the room log"),
+        }
+        let key = self.sh().keys.log.clone();
+        let tx = self.sh().entries_tx.clone();
+        redis.subscribe(key, format!("{}-1", self.seq), Subscriber::Room(tx));
+        self.sh().subscribed = true;
+    }
+
+    /// After a local join or leave: publish presence, and stop following the log when no
+    /// local member is left.
+    async fn after_membership_change(&mut self) {
+        self.refresh_presence().await;
+        if self.members.is_empty() && self.sh().subscribed {
+            let key = self.sh().keys.log.clone();
+            self.sh().redis.unsubscribe(&key);
+            self.sh().subscribed = false;
+            self.sh().pending.clear();
+        }
+    }
+
+    /// Publishes this node's members and reads the other nodes'; broadcasts a change.
+    async fn refresh_presence(&mut self) {
+        let local: Vec<Member> = {
+            let mut m: Vec<Member> = self.members.values().map(|(m, _)| m.clone()).collect();
+            m.sort_by(|a, b| a.participant.cmp(&b.participant));
+            m.dedup_by(|a, b| a.participant == b.participant);
+            m
+        };
+        let redis = self.sh().redis.clone();
+        let Ok(all) = redis.presence(&self.sh().keys, &local).await else {
+            return;
+        };
+        let remote: Vec<Member> = all
+            .into_iter()
+            .filter(|m| !local.iter().any(|l| l.participant == m.participant))
+            .collect();
+        if remote != self.remote_members {
+            let before: Vec<String> = self
+                .member_list()
+                .into_iter()
+                .map(|m| m.participant)
+                .collect();
+            self.remote_members = remote;
+            let after: Vec<String> = self
+                .member_list()
+                .into_iter()
+                .map(|m| m.participant)
+                .collect();
+            let joined = after.iter().find(|p| !before.contains(p)).cloned();
+            let left = before.iter().find(|p| !after.contains(p)).cloned();
+            self.broadcast_presence(joined, left);
+        }
+    }
+
+    async fn shared_snapshot(&mut self) {
+        let doc = self.doc.canonical_json();
+        let trim_below = self.seq.saturating_sub(CATCHUP_MAX_OPS as u64);
+        let redis = self.sh().redis.clone();
+        match {
+            let seq = self.seq;
+            redis.snapshot(&self.sh().keys, seq, &doc, trim_below).await
+        } {
+            Ok(()) => self.snapshot_seq = self.seq,
+            Err(e) => warn!(room = %self.id, error = %e, "snapshot to redis failed; will retry"),
+        }
+    }
+}

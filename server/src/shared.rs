@@ -1,0 +1,773 @@
+//! Multi-node mode: several Plenary nodes share workshops and rooms through Redis.
+//!
+//! * Each room's order is assigned in Redis: a Lua script deduplicates op ids, takes the next
+//!   seq with INCR and appends the op to the room's stream `{room}:log` with the entry id
+//!   `<seq>-1`, all atomically. No node holds a room's only copy.
+//! * Every node reads, with one blocking XREAD loop, only the streams of rooms that have members
+//!   on it (and the event streams of workshops it hosts), and hands entries to the local room
+//!   actors, which apply, acknowledge and broadcast them in seq order.
+//! * Workshop state is one JSON document per workshop, changed by compare-and-set on its
+//!   version; every change appends an event to the workshop's stream so that all nodes reload it
+//!   (and push timer events to their clients exactly once per change).
+//! * Snapshots with the seq they reflect live in `{room}:snap`; the log is trimmed behind them.
+//! * Presence: each node keeps its members of a room in `{room}:pres:{node}` with a TTL that its
+//!   refreshes renew; a dead node's members disappear when the TTL runs out.
+//!
+//! Every key of a room or workshop carries a hash tag (`{w-…:room-1}`, `{w-…}`), so Redis
+//! Cluster can shard them; each script touches one tag only.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use plenary_protocol::{Doc, Member, Op};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::{RedisResult, Script, Value};
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::store::{StoreError, StoredOp};
+
+/// How long a resent op id is recognized (seconds).
+pub const DEDUP_TTL_SECS: u64 = 3_600;
+/// Presence entries of a node expire this long after its last refresh.
+pub const PRESENCE_TTL: Duration = Duration::from_secs(10);
+/// How often room actors refresh their presence entry and read the other nodes'.
+pub const PRESENCE_REFRESH: Duration = Duration::from_secs(1);
+/// Longest a blocking XREAD waits, so that new subscriptions are picked up.
+const READ_BLOCK_MS: u64 = 100;
+/// Entries read per stream per XREAD.
+const READ_COUNT: usize = 512;
+/// How long a stream that made XREAD fail is left out before it is tried again.
+const QUARANTINE: Duration = Duration::from_secs(5);
+/// Timeout of one Redis command.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+const APPEND: &str = r#"
+local out = {}
+for i = 3, #KEYS do
+  local n = i - 2
+  local existing = redis.call('GET', KEYS[i])
+  if existing then
+    out[n] = 'd:' .. existing
+  else
+    local seq = redis.call('INCR', KEYS[1])
+    redis.call('XADD', KEYS[2], seq .. '-1', 'op', ARGV[2 * n], 'p', ARGV[2 * n + 1])
+    redis.call('SET', KEYS[i], seq .. ':' .. ARGV[2 * n + 1], 'EX', ARGV[1])
+    out[n] = 'n:' .. seq
+  end
+end
+return out
+"#;
+
+const SNAPSHOT: &str = r#"
+local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+if tonumber(ARGV[1]) > cur then
+  redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'doc', ARGV[2])
+  if tonumber(ARGV[3]) > 0 then
+    redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3] .. '-0')
+  end
+  return 1
+end
+return 0
+"#;
+
+const CAS: &str = r#"
+local cur = redis.call('HGET', KEYS[1], 'v') or '-1'
+if cur ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'data', ARGV[3])
+local event = {'v', ARGV[2]}
+for i = 4, #ARGV do
+  event[#event + 1] = ARGV[i]
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000', '*', unpack(event))
+return 1
+"#;
+
+fn room_tag(workshop: &str, room: &str) -> String {
+    format!("{{{workshop}:{room}}}")
+}
+
+/// Keys of one room.
+pub struct RoomKeys {
+    pub log: String,
+    seq: String,
+    snap: String,
+    epoch: String,
+    pres_nodes: String,
+    tag: String,
+}
+
+impl RoomKeys {
+    pub fn new(workshop: &str, room: &str) -> Self {
+        let tag = room_tag(workshop, room);
+        RoomKeys {
+            log: format!("{tag}:log"),
+            seq: format!("{tag}:seq"),
+            snap: format!("{tag}:snap"),
+            epoch: format!("{tag}:epoch"),
+            pres_nodes: format!("{tag}:presnodes"),
+            tag,
+        }
+    }
+
+    fn dedup(&self, op_id: &str) -> String {
+        format!("{}:op:{op_id}", self.tag)
+    }
+
+    fn presence(&self, node: &str) -> String {
+        format!("{}:pres:{node}", self.tag)
+    }
+}
+
+/// The key of a workshop's state and of its event stream.
+pub fn workshop_keys(id: &str) -> (String, String) {
+    (format!("{{{id}}}:data"), format!("{{{id}}}:events"))
+}
+
+fn code_key(code: &str) -> String {
+    format!("plenary:code:{code}")
+}
+
+/// What appending one op gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Ordered at this seq.
+    New(u64),
+    /// The op id was seen before, at this seq, from this participant.
+    Duplicate(u64, String),
+}
+
+/// A room's state as read from Redis when a node starts serving it.
+pub struct LoadedRoom {
+    pub epoch: u64,
+    pub snapshot_seq: u64,
+    pub doc: Doc,
+    /// Entries after the snapshot (and a little before it, for catch-up), ascending.
+    pub entries: Vec<Entry>,
+}
+
+/// One entry of a room log. `op` is `None` for an entry that does not decode (it is skipped).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub seq: u64,
+    pub op: Option<StoredOp>,
+}
+
+/// An event of a workshop stream: the state's new version and fields about timer events.
+#[derive(Debug, Clone, Default)]
+pub struct WorkshopEvent {
+    pub version: u64,
+    pub fields: HashMap<String, String>,
+}
+
+/// Where the reader delivers entries.
+#[derive(Clone)]
+pub enum Subscriber {
+    Room(mpsc::Sender<Vec<Entry>>),
+    Workshop(mpsc::Sender<WorkshopEvent>),
+}
+
+struct Sub {
+    /// The last stream id delivered.
+    last: String,
+    subscriber: Subscriber,
+    /// Set when the stream made XREAD fail; left out until then.
+    quarantined_until: Option<Instant>,
+}
+
+/// The shared Redis backend of one node.
+pub struct Redis {
+    client: redis::Client,
+    conn: ConnectionManager,
+    pub node: String,
+    append: Script,
+    snapshot: Script,
+    cas: Script,
+    healthy: AtomicBool,
+    /// Streams the reader follows, by key. A std mutex: only map operations under it.
+    subs: Mutex<HashMap<String, Sub>>,
+    subs_changed: Notify,
+}
+
+fn err(e: redis::RedisError) -> StoreError {
+    StoreError(format!("redis: {e}"))
+}
+
+impl Redis {
+    /// Connects to `url` and starts the stream reader.
+    pub async fn connect(
+        url: &str,
+        node: String,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Self>, StoreError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError(format!("bad redis url {url}: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(RESPONSE_TIMEOUT)
+            .set_connection_timeout(RESPONSE_TIMEOUT)
+            .set_number_of_retries(2)
+            .set_max_delay(500);
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(|e| StoreError(format!("cannot connect to redis at {url}: {e}")))?;
+        let redis = Arc::new(Redis {
+            client,
+            conn,
+            node,
+            append: Script::new(APPEND),
+            snapshot: Script::new(SNAPSHOT),
+            cas: Script::new(CAS),
+            healthy: AtomicBool::new(true),
+            subs: Mutex::new(HashMap::new()),
+            subs_changed: Notify::new(),
+        });
+        tokio::spawn(read_loop(redis.clone(), shutdown));
+        Ok(redis)
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    fn mark<T>(&self, result: RedisResult<T>) -> Result<T, StoreError> {
+        match result {
+            Ok(v) => {
+                self.healthy.store(true, Ordering::Relaxed);
+                Ok(v)
+            }
+            Err(e) => {
+                if e.is_io_error()
+                    || e.is_timeout()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                {
+                    self.healthy.store(false, Ordering::Relaxed);
+                }
+                Err(err(e))
+            }
+        }
+    }
+
+    /// Whether Redis answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        let mut conn = self.conn();
+        let pong: RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
+        self.mark(pong).is_ok()
+    }
+
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Follows `key` from after stream id `last`.
+    pub fn subscribe(&self, key: String, last: String, subscriber: Subscriber) {
+        self.subs.lock().expect("subs lock").insert(
+            key,
+            Sub {
+                last,
+                subscriber,
+                quarantined_until: None,
+            },
+        );
+        self.subs_changed.notify_one();
+    }
+
+    pub fn unsubscribe(&self, key: &str) {
+        self.subs.lock().expect("subs lock").remove(key);
+    }
+
+    /// Orders `ops` (with their senders) in the room's log; one answer per op, in order.
+    pub async fn append(
+        &self,
+        keys: &RoomKeys,
+        ops: &[(Op, String)],
+    ) -> Result<Vec<Appended>, StoreError> {
+        let mut invocation = self.append.prepare_invoke();
+        invocation.key(&keys.seq).key(&keys.log).arg(DEDUP_TTL_SECS);
+        for (op, participant) in ops {
+            invocation.key(keys.dedup(&op.id));
+            invocation
+                .arg(serde_json::to_string(op).map_err(|e| StoreError(e.to_string()))?)
+                .arg(participant);
+        }
+        let mut conn = self.conn();
+        let replies: Vec<String> = self.mark(invocation.invoke_async(&mut conn).await)?;
+        replies
+            .into_iter()
+            .map(|r| {
+                let bad = || StoreError(format!("unexpected append reply {r}"));
+                if let Some(seq) = r.strip_prefix("n:") {
+                    return Ok(Appended::New(seq.parse().map_err(|_| bad())?));
+                }
+                let rest = r.strip_prefix("d:").ok_or_else(bad)?;
+                let (seq, by) = rest.split_once(':').ok_or_else(bad)?;
+                Ok(Appended::Duplicate(
+                    seq.parse().map_err(|_| bad())?,
+                    by.to_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    /// Reads a room: its epoch (created on first use), snapshot and the log after it.
+    pub async fn load_room(&self, keys: &RoomKeys, keep: u64) -> Result<LoadedRoom, StoreError> {
+        let mut conn = self.conn();
+        let fresh = rand::random::<u64>() >> 11;
+        let _: () = self.mark(
+            redis::cmd("SET")
+                .arg(&keys.epoch)
+                .arg(fresh)
+                .arg("NX")
+                .query_async(&mut conn)
+                .await,
+        )?;
+        let epoch: u64 = self.mark(
+            redis::cmd("GET")
+                .arg(&keys.epoch)
+                .query_async(&mut conn)
+                .await,
+        )?;
+        let snap: HashMap<String, String> = self.mark(
+            redis::cmd("HGETALL")
+                .arg(&keys.snap)
+                .query_async(&mut conn)
+                .await,
+        )?;
+        let snapshot_seq: u64 = snap.get("seq").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let doc = match snap.get("doc") {
+            Some(json) => {
+                serde_json::from_str(json).map_err(|e| StoreError(format!("bad snapshot: {e}")))?
+            }
+            None => Doc::new(),
+        };
+        let from = snapshot_seq.saturating_sub(keep) + 1;
+        let entries = self.range(keys, from).await?;
+        Ok(LoadedRoom {
+            epoch,
+            snapshot_seq,
+            doc,
+            entries,
+        })
+    }
+
+    /// Log entries with seq >= `from`.
+    pub async fn range(&self, keys: &RoomKeys, from: u64) -> Result<Vec<Entry>, StoreError> {
+        let mut conn = self.conn();
+        let reply: Value = self.mark(
+            redis::cmd("XRANGE")
+                .arg(&keys.log)
+                .arg(format!("{from}-0"))
+                .arg("+")
+                .query_async(&mut conn)
+                .await,
+        )?;
+        Ok(parse_entries(&reply)
+            .into_iter()
+            .filter_map(|(id, fields)| room_entry(&id, &fields))
+            .collect())
+    }
+
+    /// Stores a snapshot if it is newer than the stored one, and trims the log below `trim_below`.
+    pub async fn snapshot(
+        &self,
+        keys: &RoomKeys,
+        seq: u64,
+        doc: &str,
+        trim_below: u64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let mut invocation = self.snapshot.prepare_invoke();
+        invocation
+            .key(&keys.snap)
+            .key(&keys.log)
+            .arg(seq)
+            .arg(doc)
+            .arg(trim_below);
+        let _: i64 = self.mark(invocation.invoke_async(&mut conn).await)?;
+        Ok(())
+    }
+
+    /// Publishes this node's members of a room, and reads every node's.
+    pub async fn presence(
+        &self,
+        keys: &RoomKeys,
+        local: &[Member],
+    ) -> Result<Vec<Member>, StoreError> {
+        let mut conn = self.conn();
+        let mine = keys.presence(&self.node);
+        let mut pipe = redis::pipe();
+        if local.is_empty() {
+            pipe.cmd("DEL").arg(&mine).ignore();
+            pipe.cmd("SREM")
+                .arg(&keys.pres_nodes)
+                .arg(&self.node)
+                .ignore();
+        } else {
+            let json = serde_json::to_string(local).map_err(|e| StoreError(e.to_string()))?;
+            pipe.cmd("SET")
+                .arg(&mine)
+                .arg(json)
+                .arg("PX")
+                .arg(PRESENCE_TTL.as_millis() as u64)
+                .ignore();
+            pipe.cmd("SADD")
+                .arg(&keys.pres_nodes)
+                .arg(&self.node)
+                .ignore();
+        }
+        pipe.cmd("SMEMBERS").arg(&keys.pres_nodes);
+        let (nodes,): (Vec<String>,) = self.mark(pipe.query_async(&mut conn).await)?;
+        let mut members: Vec<Member> = local.to_vec();
+        let others: Vec<String> = nodes.into_iter().filter(|n| *n != self.node).collect();
+        if !others.is_empty() {
+            let keys_of: Vec<String> = others.iter().map(|n| keys.presence(n)).collect();
+            let values: Vec<Option<String>> = self.mark(
+                redis::cmd("MGET")
+                    .arg(&keys_of)
+                    .query_async(&mut conn)
+                    .await,
+            )?;
+            for (node, value) in others.iter().zip(values) {
+                match value.and_then(|v| serde_json::from_str::<Vec<Member>>(&v).ok()) {
+                    Some(list) => members.extend(list),
+                    None => {
+                        // Expired: that node stopped refreshing (it died or left the room).
+                        let _: RedisResult<i64> = redis::cmd("SREM")
+                            .arg(&keys.pres_nodes)
+                            .arg(node)
+                            .query_async(&mut conn)
+                            .await;
+                    }
+                }
+            }
+        }
+        members.sort_by(|a, b| a.participant.cmp(&b.participant));
+        members.dedup_by(|a, b| a.participant == b.participant);
+        Ok(members)
+    }
+
+    /// The workshop's stored state and version, if it exists.
+    pub async fn workshop(&self, id: &str) -> Result<Option<(u64, String)>, StoreError> {
+        let (data, _) = workshop_keys(id);
+        let mut conn = self.conn();
+        let got: HashMap<String, String> = self.mark(
+            redis::cmd("HGETALL")
+                .arg(&data)
+                .query_async(&mut conn)
+                .await,
+        )?;
+        match (got.get("v").and_then(|v| v.parse().ok()), got.get("data")) {
+            (Some(v), Some(d)) => Ok(Some((v, d.clone()))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Stores a workshop's state at `version` if the stored version is `version - 1` (or absent
+    /// for version 0), and appends an event with `fields`. Returns false on a conflict.
+    pub async fn put_workshop(
+        &self,
+        id: &str,
+        version: u64,
+        state: &str,
+        fields: &[(String, String)],
+    ) -> Result<bool, StoreError> {
+        let (data, events) = workshop_keys(id);
+        let expected = if version == 0 {
+            "-1".to_owned()
+        } else {
+            (version - 1).to_string()
+        };
+        let mut invocation = self.cas.prepare_invoke();
+        invocation
+            .key(&data)
+            .key(&events)
+            .arg(expected)
+            .arg(version)
+            .arg(state);
+        for (k, v) in fields {
+            invocation.arg(k).arg(v);
+        }
+        let mut conn = self.conn();
+        let done: i64 = self.mark(invocation.invoke_async(&mut conn).await)?;
+        Ok(done == 1)
+    }
+
+    /// The id of the last event of a workshop stream ("0" if none), to follow it from there.
+    pub async fn last_event_id(&self, id: &str) -> Result<String, StoreError> {
+        let (_, events) = workshop_keys(id);
+        let mut conn = self.conn();
+        let reply: Value = self.mark(
+            redis::cmd("XREVRANGE")
+                .arg(&events)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut conn)
+                .await,
+        )?;
+        Ok(parse_entries(&reply)
+            .into_iter()
+            .next()
+            .map(|(id, _)| id)
+            .unwrap_or_else(|| "0".into()))
+    }
+
+    /// Registers a join code. Returns false if the code is taken.
+    pub async fn claim_code(
+        &self,
+        code: &str,
+        workshop: &str,
+        role: &str,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let set: Option<String> = self.mark(
+            redis::cmd("SET")
+                .arg(code_key(code))
+                .arg(format!("{workshop}|{role}"))
+                .arg("NX")
+                .query_async(&mut conn)
+                .await,
+        )?;
+        Ok(set.is_some())
+    }
+
+    /// The workshop and role of a join code.
+    pub async fn code(&self, code: &str) -> Result<Option<(String, String)>, StoreError> {
+        let mut conn = self.conn();
+        let v: Option<String> = self.mark(
+            redis::cmd("GET")
+                .arg(code_key(code))
+                .query_async(&mut conn)
+                .await,
+        )?;
+        Ok(v.and_then(|v| v.split_once('|').map(|(w, r)| (w.to_owned(), r.to_owned()))))
+    }
+
+    /// The shared token secret: the first node creates it.
+    pub async fn secret(&self) -> Result<Vec<u8>, StoreError> {
+        let mut conn = self.conn();
+        let fresh: String = (0..64)
+            .map(|_| char::from(b'a' + rand::random::<u8>() % 26))
+            .collect();
+        let _: () = self.mark(
+            redis::cmd("SET")
+                .arg("plenary:secret")
+                .arg(fresh)
+                .arg("NX")
+                .query_async(&mut conn)
+                .await,
+        )?;
+        let secret: String = self.mark(
+            redis::cmd("GET")
+                .arg("plenary:secret")
+                .query_async(&mut conn)
+                .await,
+        )?;
+        Ok(secret.into_bytes())
+    }
+
+    async fn reader_connection(&self) -> RedisResult<MultiplexedConnection> {
+        self.client.get_multiplexed_async_connection().await
+    }
+}
+
+/// Parses an XRANGE/XREVRANGE reply (or one stream of an XREAD reply) into (id, fields).
+fn parse_entries(v: &Value) -> Vec<(String, HashMap<String, String>)> {
+    let Value::Array(items) = v else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            let Value::Array(pair) = item else {
+                return None;
+            };
+            let id = text(pair.first()?)?;
+            let Value::Array(kv) = pair.get(1)? else {
+                return None;
+            };
+            let fields = kv
+                .chunks(2)
+                .filter_map(|c| Some((text(c.first()?)?, text(c.get(1)?)?)))
+                .collect();
+            Some((id, fields))
+        })
+        .collect()
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+/// A room log entry from its stream id (`<seq>-1`) and fields; `None` if the id is not a seq.
+fn room_entry(id: &str, fields: &HashMap<String, String>) -> Option<Entry> {
+    let seq: u64 = id.split('-').next()?.parse().ok()?;
+    let op = match (
+        fields.get("op").map(|j| serde_json::from_str::<Op>(j)),
+        fields.get("p"),
+    ) {
+        (Some(Ok(op)), Some(p)) => Some(StoredOp {
+            seq,
+            op,
+            participant: p.clone(),
+        }),
+        _ => {
+            warn!(id, "malformed room log entry skipped");
+            None
+        }
+    };
+    Some(Entry { seq, op })
+}
+
+/// The node's one reader: a blocking XREAD over every followed stream, entries handed to the
+/// subscribers without waiting. A subscriber whose queue is full keeps its position and is read
+/// again later; a stream that makes XREAD fail is left out for a while. Neither holds up the
+/// other streams.
+async fn read_loop(redis: Arc<Redis>, shutdown: CancellationToken) {
+    let mut conn: Option<MultiplexedConnection> = None;
+    loop {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let now = Instant::now();
+        let streams: Vec<(String, String)> = {
+            let subs = redis.subs.lock().expect("subs lock");
+            subs.iter()
+                .filter(|(_, s)| s.quarantined_until.is_none_or(|t| t <= now))
+                .map(|(k, s)| (k.clone(), s.last.clone()))
+                .collect()
+        };
+        if streams.is_empty() {
+            tokio::select! {
+                _ = redis.subs_changed.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(READ_BLOCK_MS)) => {}
+                _ = shutdown.cancelled() => return,
+            }
+            continue;
+        }
+        if conn.is_none() {
+            match redis.reader_connection().await {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    debug!(error = %e, "redis reader cannot connect");
+                    redis.healthy.store(false, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            }
+        }
+        let c = conn.as_mut().expect("connected above");
+        let mut cmd = redis::cmd("XREAD");
+        cmd.arg("COUNT")
+            .arg(READ_COUNT)
+            .arg("BLOCK")
+            .arg(READ_BLOCK_MS)
+            .arg("STREAMS");
+        for (k, _) in &streams {
+            cmd.arg(k);
+        }
+        for (_, id) in &streams {
+            cmd.arg(id);
+        }
+        let read = tokio::select! {
+            r = tokio::time::timeout(RESPONSE_TIMEOUT + Duration::from_millis(READ_BLOCK_MS), cmd.query_async::<Value>(c)) => r,
+            _ = shutdown.cancelled() => return,
+        };
+        let reply = match read {
+            Ok(Ok(v)) => v,
+            Ok(Err(e))
+                if e.kind() == redis::ErrorKind::TypeError
+                    || e.code() == Some("WRONGTYPE")
+                    || e.code() == Some("ERR") =>
+            {
+                // One stream is broken (wrong type, bad id): find it and leave it out.
+                isolate(&redis, c, &streams).await;
+                continue;
+            }
+            Ok(Err(e)) => {
+                debug!(error = %e, "redis read failed");
+                redis.healthy.store(false, Ordering::Relaxed);
+                conn = None;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Err(_) => {
+                conn = None;
+                continue;
+            }
+        };
+        deliver(&redis, &reply);
+    }
+}
+
+/// Hands the entries of an XREAD reply to their subscribers.
+fn deliver(redis: &Redis, reply: &Value) {
+    let Value::Array(streams) = reply else { return };
+    let mut subs = redis.subs.lock().expect("subs lock");
+    for stream in streams {
+        let Value::Array(pair) = stream else { continue };
+        let Some(key) = pair.first().and_then(text) else {
+            continue;
+        };
+        let Some(entries) = pair.get(1) else { continue };
+        let Some(sub) = subs.get_mut(&key) else {
+            continue;
+        };
+        let parsed = parse_entries(entries);
+        let Some(last) = parsed.last().map(|(id, _)| id.clone()) else {
+            continue;
+        };
+        let accepted = match &sub.subscriber {
+            Subscriber::Room(tx) => {
+                let batch: Vec<Entry> = parsed
+                    .iter()
+                    .filter_map(|(id, f)| room_entry(id, f))
+                    .collect();
+                tx.try_send(batch).is_ok()
+            }
+            Subscriber::Workshop(tx) => parsed.iter().all(|(_, f)| {
+                let version = f.get("v").and_then(|v| v.parse().ok()).unwrap_or(0);
+                tx.try_send(WorkshopEvent {
+                    version,
+                    fields: f.clone(),
+                })
+                .is_ok()
+            }),
+        };
+        // A full subscriber keeps its position: the same entries are read again next time.
+        if accepted {
+            sub.last = last;
+        }
+    }
+}
+
+/// Reads each stream alone to find those that make XREAD fail, and quarantines them.
+async fn isolate(redis: &Redis, conn: &mut MultiplexedConnection, streams: &[(String, String)]) {
+    for (key, id) in streams {
+        let one: RedisResult<Value> = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(1)
+            .arg("STREAMS")
+            .arg(key)
+            .arg(id)
+            .query_async(conn)
+            .await;
+        if let Err(e) = one {
+            warn!(key, error = %e, "stream left out of fan-out for a while");
+            if let Some(sub) = redis.subs.lock().expect("subs lock").get_mut(key) {
+                sub.quarantined_until = Some(Instant::now() + QUARANTINE);
+            }
+        }
+    }
+}
