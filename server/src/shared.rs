@@ -33,7 +33,7 @@ use crate::store::{StoreError, StoredOp};
 /// How long a resent op id is recognized (seconds).
 pub const DEDUP_TTL_SECS: u64 = 3_600;
 /// Presence entries of a node expire this long after its last refresh.
-pub const PRESENCE_TTL: Duration = Duration::from_secs(10);
+pub const PRESENCE_TTL: Duration = Duration::from_secs(5);
 /// How often room actors refresh their presence entry and read the other nodes'.
 pub const PRESENCE_REFRESH: Duration = Duration::from_secs(1);
 /// Longest a blocking XREAD waits, so that new subscriptions are picked up.

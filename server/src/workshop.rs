@@ -278,7 +278,7 @@ impl Workshop {
                 (None, _) => Ok(true),
                 (Some(write), None) => self.ctx.store.write(write).await.map(|()| true),
                 (Some(Write::Workshop { version, state, .. }), Some(redis)) => {
-                    let fields = event_fields(&effects);
+                    let fields = event_fields(&effects, &redis.node);
                     redis.put_workshop(&self.id, version, &state, &fields).await
                 }
                 (Some(_), Some(_)) => unreachable!("workshop changes write workshop state"),
@@ -617,9 +617,10 @@ impl Workshop {
 /// The role with its article, for messages ("an attendee may not ...").
 /// The fields a workshop event carries about a timer event, for the other nodes to push it to
 /// their clients.
-fn event_fields(effects: &Effects) -> Vec<(String, String)> {
+fn event_fields(effects: &Effects, node: &str) -> Vec<(String, String)> {
     match effects.timer_event {
         Some((timer, event, remaining)) => vec![
+            ("node".into(), node.to_owned()),
             ("timer".into(), timer.to_string()),
             (
                 "event".into(),
@@ -650,11 +651,16 @@ async fn follow(
             _ = shutdown.cancelled() => return,
         };
         let known = workshop.lock().data.version;
-        if event.version <= known {
-            continue;
+        if event.version > known {
+            if let Err(e) = workshop.reload().await {
+                tracing::warn!(workshop = %workshop.id, error = %e, "cannot reload workshop");
+            }
         }
-        if let Err(e) = workshop.reload().await {
-            tracing::warn!(workshop = %workshop.id, error = %e, "cannot reload workshop");
+        // The node that fired a timer event pushed it to its own clients; every other node
+        // pushes it here, even if it already loaded that version (say, after losing the race
+        // to fire it).
+        let mine = workshop.ctx.redis.as_ref().map(|r| r.node.as_str());
+        if event.fields.get("node").map(String::as_str) == mine {
             continue;
         }
         let timer = event.fields.get("timer").and_then(|t| t.parse().ok());

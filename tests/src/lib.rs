@@ -171,6 +171,8 @@ pub struct Client {
     next_op: u64,
     /// A random tag per connection, so op ids stay unique across reconnects.
     session: u32,
+    /// Every timer event received, in order (even those `recv_until` skipped).
+    pub timer_events: Vec<plenary_protocol::TimerEvent>,
     next_req: u64,
 }
 
@@ -215,6 +217,7 @@ impl Client {
             clock: 0,
             next_op: 0,
             session: rand::random(),
+            timer_events: Vec::new(),
             next_req: 0,
         };
         match client.recv().await? {
@@ -252,6 +255,9 @@ impl Client {
                         .with_context(|| format!("undecodable server message {t}"))?;
                     if let ServerMsg::Workshop { workshop } = &msg {
                         self.welcome = workshop.clone();
+                    }
+                    if let ServerMsg::Timer { event, .. } = &msg {
+                        self.timer_events.push(*event);
                     }
                     return Ok(msg);
                 }
@@ -725,4 +731,82 @@ pub async fn current_view(server: &TestServer, token: &str) -> anyhow::Result<Wo
     let view = client.welcome.clone();
     let _ = client.ws.close(None).await;
     Ok(view)
+}
+
+/// A real `redis-server` on a free port, with append-only persistence (fsync always) in its own
+/// directory, so that a restart keeps what it acknowledged.
+pub struct RedisServer {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    pub async fn start() -> anyhow::Result<RedisServer> {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            l.local_addr()?.port()
+        };
+        let mut server = RedisServer {
+            port,
+            dir: temp_dir("redis"),
+            child: None,
+        };
+        server.spawn().await?;
+        Ok(server)
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .context("start redis-server (apt-get install redis-server)")?;
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("redis-server did not start on port {}", self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts again on the same port and directory.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.spawn().await
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

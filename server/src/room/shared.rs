@@ -320,10 +320,9 @@ impl Room {
         if let Some(first) = entries.first() {
             if first.seq > self.seq + 1 {
                 let redis = self.sh().redis.clone();
-                match {
-                    let from = self.seq + 1;
-                    redis.range(&self.sh().keys, from).await
-                } {
+                let from = self.seq + 1;
+                let fill = redis.range(&self.sh().keys, from).await;
+                match fill {
                     Ok(fill) => {
                         for e in fill {
                             self.apply_entry(e);
@@ -391,10 +390,9 @@ impl Room {
             return;
         }
         let redis = self.sh().redis.clone();
-        match {
-            let from = self.seq + 1;
-            redis.range(&self.sh().keys, from).await
-        } {
+        let from = self.seq + 1;
+        let fill = redis.range(&self.sh().keys, from).await;
+        match fill {
             Ok(fill) => {
                 for e in fill {
                     self.apply_entry(e);
@@ -458,10 +456,9 @@ impl Room {
         let doc = self.doc.canonical_json();
         let trim_below = self.seq.saturating_sub(CATCHUP_MAX_OPS as u64);
         let redis = self.sh().redis.clone();
-        match {
-            let seq = self.seq;
-            redis.snapshot(&self.sh().keys, seq, &doc, trim_below).await
-        } {
+        let seq = self.seq;
+        let stored = redis.snapshot(&self.sh().keys, seq, &doc, trim_below).await;
+        match stored {
             Ok(()) => self.snapshot_seq = self.seq,
             Err(e) => warn!(room = %self.id, error = %e, "snapshot to redis failed; will retry"),
         }

@@ -32,6 +32,8 @@ pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
     }
 }
 
+// The handshake callback's error type is tungstenite's; it is never returned here.
+#[allow(clippy::result_large_err)]
 async fn connection(tcp: TcpStream, id: u64, rooms: Rooms, dropped: Arc<AtomicU64>) {
     let mut room = String::new();
     let callback = |req: &Request, res: Response| {

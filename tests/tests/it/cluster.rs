@@ -1,0 +1,455 @@
+//! Multi-node mode: a real redis-server on a free port and three real `plenary` processes.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use plenary_protocol::workshop::{Command, Template, TimerState};
+use plenary_protocol::{ClientMsg, ErrorCode, OpKind, ServerMsg, TimerEvent, Value};
+use plenary_tests::{
+    create, create_workshop_at, join_at, set, temp_dir, text, Client, Process, RedisServer, Replica,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Three nodes on one Redis.
+async fn cluster(redis: &RedisServer) -> anyhow::Result<Vec<Process>> {
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c"] {
+        let args = [
+            "--redis-url",
+            &redis.url(),
+            "--node-id",
+            name,
+            "--rate-per-sec",
+            "10000",
+            "--rate-burst",
+            "10000",
+        ];
+        nodes.push(Process::start(&temp_dir(&format!("node-{name}")), &args).await?);
+    }
+    Ok(nodes)
+}
+
+/// A workshop with one breakout room ("room-1") and `n` attendees in it; returns the
+/// facilitator (connected to node 0) and the attendees' tokens.
+async fn class(nodes: &[Process], n: usize) -> anyhow::Result<(Client, Vec<String>)> {
+    let base = nodes[0].url("");
+    let created = create_workshop_at(&base, "Cluster").await?;
+    let mut fac = Client::connect(&nodes[0].ws_url(), &created.token).await?;
+    assert_eq!(
+        fac.command(Command::CreateBreakouts {
+            names: vec!["T".into()]
+        })
+        .await?,
+        Ok(())
+    );
+    let mut tokens = Vec::new();
+    for i in 0..n {
+        // Join through different nodes: codes are shared.
+        let node = &nodes[i % nodes.len()];
+        tokens.push(
+            join_at(&node.url(""), &created.join_code, &format!("A{i}"))
+                .await?
+                .1,
+        );
+    }
+    assert_eq!(fac.command(Command::AssignAuto).await?, Ok(()));
+    Ok((fac, tokens))
+}
+
+/// Connects attendee `i` to node `i % 3` and joins room-1.
+async fn attendee(
+    nodes: &[Process],
+    token: &str,
+    node: usize,
+) -> anyhow::Result<(Client, Replica)> {
+    let mut c = Client::connect(&nodes[node].ws_url(), token).await?;
+    let mut replica = Replica::new("room-1");
+    let (epoch, seq, doc) = c.join("room-1").await?;
+    replica.on_message(&ServerMsg::Snapshot {
+        room: "room-1".into(),
+        epoch,
+        seq,
+        doc,
+    });
+    Ok((c, replica))
+}
+
+fn random_kind(rng: &mut StdRng, replica: &Replica, me: &str, n: usize) -> OpKind {
+    let items = replica.doc.children("root");
+    if items.is_empty() || rng.random_bool(0.4) {
+        let after = items.last().map(|(_, o)| o.pos.as_str());
+        let pos = plenary_protocol::fractional::between(after, None).unwrap();
+        return create(
+            &format!("{me}-{n}"),
+            "backlog_item",
+            "root",
+            &pos,
+            &[("title", text("story"))],
+        );
+    }
+    let (id, _) = items[rng.random_range(0..items.len())];
+    set(
+        id,
+        &[
+            ("title", text(&format!("{me} {n}"))),
+            ("value", Value::Int(n as i64)),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_on_three_nodes_converge() -> anyhow::Result<()> {
+    let seed: u64 = rand::random();
+    println!("seed {seed}");
+    let redis = RedisServer::start().await?;
+    let nodes = cluster(&redis).await?;
+    let (_fac, tokens) = class(&nodes, 6).await?;
+    let mut tasks = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let (client, replica) = attendee(&nodes, token, i % 3).await?;
+        tasks.push(tokio::spawn(async move {
+            let (mut client, mut replica) = (client, replica);
+            let mut rng = StdRng::seed_from_u64(seed + i as u64);
+            for n in 0..40 {
+                let kind = random_kind(&mut rng, &replica, &client.participant.clone(), n);
+                let op = client.op(kind);
+                replica.sent(&op);
+                client
+                    .send(&ClientMsg::Op {
+                        room: "room-1".into(),
+                        op: op.clone(),
+                    })
+                    .await?;
+                while replica.pending.contains_key(&op.id) {
+                    let msg = client.recv().await?;
+                    if let ServerMsg::Op { op, .. } = &msg {
+                        client.observe(op);
+                    }
+                    replica.on_message(&msg);
+                }
+            }
+            anyhow::Ok((client, replica))
+        }));
+    }
+    let mut done = Vec::new();
+    for t in tasks {
+        done.push(t.await??);
+    }
+    // Every node's view of the room, and every client, end byte-equal.
+    let mut docs = Vec::new();
+    for (i, token) in tokens.iter().take(3).enumerate() {
+        let mut c = Client::connect(&nodes[i].ws_url(), token).await?;
+        docs.push(c.join("room-1").await?);
+    }
+    let (_, seq, doc) = docs.pop().unwrap();
+    for (_, s, d) in &docs {
+        assert_eq!(
+            (*s, d.canonical_json()),
+            (seq, doc.canonical_json()),
+            "nodes disagree (seed {seed})"
+        );
+    }
+    for (mut client, mut replica) in done {
+        while replica.seq < seq {
+            let msg = client.recv().await?;
+            replica.on_message(&msg);
+        }
+        assert_eq!(
+            replica.doc.canonical_json(),
+            doc.canonical_json(),
+            "client diverged (seed {seed})"
+        );
+        assert!(replica.rejected.is_empty(), "{:?}", replica.rejected);
+    }
+    assert_eq!(seq, 6 * 40, "one seq per op");
+    for n in nodes {
+        n.kill().await;
+    }
+    Ok(())
+}
+
+/// Sends notes until `stop` ops are acknowledged or the connection dies; returns (sent, acked).
+async fn write_notes(
+    client: &mut Client,
+    tag: &str,
+    count: usize,
+) -> (Vec<plenary_protocol::Op>, HashSet<String>) {
+    let mut sent = Vec::new();
+    let mut acked = HashSet::new();
+    for n in 0..count {
+        let op = client.op(create(
+            &format!("{tag}-{n}"),
+            "backlog_item",
+            "root",
+            "a0",
+            &[("title", text("x"))],
+        ));
+        sent.push(op.clone());
+        if client
+            .send(&ClientMsg::Op {
+                room: "room-1".into(),
+                op,
+            })
+            .await
+            .is_err()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        while let Ok(Ok(msg)) = tokio::time::timeout(Duration::from_millis(1), client.recv()).await
+        {
+            if let ServerMsg::Ack { op_id, .. } = msg {
+                acked.insert(op_id);
+            }
+        }
+    }
+    while let Ok(Ok(msg)) = tokio::time::timeout(Duration::from_millis(500), client.recv()).await {
+        if let ServerMsg::Ack { op_id, .. } = msg {
+            acked.insert(op_id);
+        }
+    }
+    (sent, acked)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_loses_nothing_acknowledged() -> anyhow::Result<()> {
+    let redis = RedisServer::start().await?;
+    let mut nodes = cluster(&redis).await?;
+    let (_fac, tokens) = class(&nodes, 2).await?;
+    let (mut writer, _) = attendee(&nodes, &tokens[0], 2).await?;
+    let (mut watcher, _) = attendee(&nodes, &tokens[1], 1).await?;
+    // The writer's node dies mid-stream.
+    let killer = {
+        let node = nodes.pop().unwrap();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            node.kill().await;
+        })
+    };
+    let (sent, acked) = write_notes(&mut writer, "k", 2_000).await;
+    killer.await?;
+    assert!(
+        !acked.is_empty() && acked.len() < sent.len(),
+        "the kill happened mid-stream"
+    );
+    // The writer reconnects to another node and resends everything not acknowledged.
+    let clock = writer.clock;
+    let (mut again, _) = attendee(&nodes, &tokens[0], 0).await?;
+    again.clock = clock;
+    for op in sent.iter().filter(|o| !acked.contains(&o.id)) {
+        let r = again.apply_op("room-1", op.clone()).await?;
+        assert!(r.is_ok(), "resend refused: {r:?}");
+    }
+    let (_, seq, doc) = watcher.join("room-1").await?;
+    let items = doc
+        .objects
+        .values()
+        .filter(|o| o.ty == "backlog_item")
+        .count();
+    assert_eq!(items, sent.len(), "every op exactly once");
+    assert_eq!(seq, sent.len() as u64, "no op took two seqs");
+    for n in nodes {
+        n.kill().await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_rejects_writes_then_resumes() -> anyhow::Result<()> {
+    let mut redis = RedisServer::start().await?;
+    let nodes = cluster(&redis).await?;
+    let (_fac, tokens) = class(&nodes, 2).await?;
+    let (mut a, _) = attendee(&nodes, &tokens[0], 1).await?;
+    let (mut b, mut b_replica) = attendee(&nodes, &tokens[1], 2).await?;
+    let first = a
+        .apply(
+            "room-1",
+            create("before", "backlog_item", "root", "a0", &[]),
+        )
+        .await?;
+    assert!(first.is_ok());
+    redis.kill();
+    let http = reqwest::Client::new();
+    let down = a
+        .apply(
+            "room-1",
+            create("during", "backlog_item", "root", "a1", &[]),
+        )
+        .await?;
+    assert_eq!(
+        down,
+        Err(ErrorCode::Unavailable),
+        "writes are refused while Redis is down"
+    );
+    assert_eq!(
+        http.get(nodes[1].url("/readyz")).send().await?.status(),
+        503
+    );
+    redis.restart().await?;
+    // The nodes reconnect by themselves.
+    let mut ok = false;
+    for _ in 0..50 {
+        if http.get(nodes[1].url("/readyz")).send().await?.status() == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "node ready again after Redis came back");
+    let mut after = Err(ErrorCode::Unavailable);
+    for _ in 0..50 {
+        after = a
+            .apply("room-1", create("after", "backlog_item", "root", "a2", &[]))
+            .await?;
+        if after.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(after.is_ok(), "writes resume: {after:?}");
+    // B saw exactly the accepted ops, in order, and agrees with a fresh read.
+    let (_, seq, doc) = a.join("room-1").await?;
+    while b_replica.seq < seq {
+        let msg = b.recv().await?;
+        b_replica.on_message(&msg);
+    }
+    assert_eq!(b_replica.doc.canonical_json(), doc.canonical_json());
+    assert!(doc.objects.contains_key("before") && doc.objects.contains_key("after"));
+    assert!(
+        !doc.objects.contains_key("during"),
+        "a refused op left no trace"
+    );
+    for n in nodes {
+        n.kill().await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breakouts_broadcast_and_timer_happen_once_across_nodes() -> anyhow::Result<()> {
+    let redis = RedisServer::start().await?;
+    let nodes = cluster(&redis).await?;
+    let base = nodes[0].url("");
+    let created = create_workshop_at(&base, "Across").await?;
+    let mut fac = Client::connect(&nodes[0].ws_url(), &created.token).await?;
+    let mut attendees = Vec::new();
+    for i in 0..4 {
+        let node = 1 + i % 2;
+        let (_, token) =
+            join_at(&nodes[node].url(""), &created.join_code, &format!("P{i}")).await?;
+        attendees.push(Client::connect(&nodes[node].ws_url(), &token).await?);
+    }
+    assert_eq!(
+        fac.command(Command::CreateBreakouts {
+            names: vec!["X".into(), "Y".into()]
+        })
+        .await?,
+        Ok(())
+    );
+    assert_eq!(fac.command(Command::AssignAuto).await?, Ok(()));
+    assert_eq!(fac.command(Command::OpenBreakouts).await?, Ok(()));
+    let exercise = Command::BroadcastExercise {
+        title: "Vision".into(),
+        instructions: String::new(),
+        timebox_secs: 2,
+        template: Some(Template::VisionBoard),
+        rooms: None,
+        auto_close: true,
+        warning_secs: Some(1),
+    };
+    assert_eq!(fac.command(exercise).await?, Ok(()));
+    for a in attendees.iter_mut() {
+        let v = a
+            .view_until(|v| v.exercise.is_some() && v.breakouts_open)
+            .await?;
+        let me = a.participant.clone();
+        let room = v
+            .participants
+            .iter()
+            .find(|p| p.id == me)
+            .unwrap()
+            .room
+            .clone()
+            .unwrap();
+        let (_, _, doc) = a.join(&room).await?;
+        // Seeded once, whichever nodes raced: five sections, not ten.
+        let mut sections = doc
+            .children("root")
+            .iter()
+            .filter(|(_, o)| o.ty == "vision_section")
+            .count();
+        while sections < 5 {
+            if let ServerMsg::Op { op, .. } = a.recv().await? {
+                if op.id.starts_with("seed.") {
+                    sections += 1;
+                }
+            }
+        }
+        assert_eq!(sections, 5);
+    }
+    // Each attendee sees one warning and one expiry, then breakouts closed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for a in attendees.iter_mut() {
+        // Read whatever is still queued, then look at every timer event received.
+        while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(300), a.recv()).await {}
+        assert_eq!(
+            a.timer_events,
+            vec![TimerEvent::Warning, TimerEvent::Expired],
+            "exactly once each"
+        );
+        let v = a.view_until(|v| !v.breakouts_open).await?;
+        assert_eq!(v.timer.unwrap().state, TimerState::Expired);
+    }
+    for n in nodes {
+        n.kill().await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_nodes_users_leave_presence_within_the_ttl() -> anyhow::Result<()> {
+    let redis = RedisServer::start().await?;
+    let mut nodes = cluster(&redis).await?;
+    let (_fac, tokens) = class(&nodes, 2).await?;
+    let (mut watcher, _) = attendee(&nodes, &tokens[0], 0).await?;
+    let (doomed, _) = attendee(&nodes, &tokens[1], 2).await?;
+    let doomed_id = doomed.participant.clone();
+    // The watcher on node A sees the member on node C.
+    let seen = watcher.recv_until(|m| match m {
+        ServerMsg::Presence { members, .. }
+            if members.iter().any(|p| p.participant == doomed_id) =>
+        {
+            Some(())
+        }
+        _ => None,
+    });
+    seen.await?;
+    let killed_at = tokio::time::Instant::now();
+    nodes.pop().unwrap().kill().await;
+    // Presence messages come only on changes, so wait without a per-message timeout.
+    let gone = async {
+        loop {
+            match tokio::time::timeout(Duration::from_millis(500), watcher.recv()).await {
+                Ok(Ok(ServerMsg::Presence { members, .. }))
+                    if !members.iter().any(|p| p.participant == doomed_id) =>
+                {
+                    return anyhow::Ok(());
+                }
+                Ok(Err(e)) => return Err(e),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), gone).await??;
+    let took = killed_at.elapsed();
+    assert!(
+        took <= plenary_server::shared::PRESENCE_TTL + Duration::from_secs(3),
+        "took {took:?}"
+    );
+    drop(doomed);
+    for n in nodes {
+        n.kill().await;
+    }
+    Ok(())
+}
