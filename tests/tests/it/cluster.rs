@@ -453,3 +453,74 @@ async fn a_killed_nodes_users_leave_presence_within_the_ttl() -> anyhow::Result<
     }
     Ok(())
 }
+
+/// Runs a raw Redis command through redis-cli.
+fn redis_cli(redis: &RedisServer, args: &[&str]) -> anyhow::Result<String> {
+    let out = std::process::Command::new("redis-cli")
+        .arg("-p")
+        .arg(redis.port.to_string())
+        .args(args)
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_room_stream_does_not_stall_the_others() -> anyhow::Result<()> {
+    let redis = RedisServer::start().await?;
+    let nodes = cluster(&redis).await?;
+    let base = nodes[0].url("");
+    let created = create_workshop_at(&base, "Broken").await?;
+    let mut fac = Client::connect(&nodes[0].ws_url(), &created.token).await?;
+    let names = vec!["Good".into(), "Bad".into()];
+    assert_eq!(
+        fac.command(Command::CreateBreakouts { names }).await?,
+        Ok(())
+    );
+    // The facilitator on node B follows both rooms; a writer on node A edits the good one.
+    let mut watcher = Client::connect(&nodes[1].ws_url(), &created.token).await?;
+    watcher.join("room-1").await?;
+    watcher.join("room-2").await?;
+    fac.join("room-1").await?;
+    fac.join("room-2").await?;
+    assert!(fac
+        .apply("room-2", create("x", "backlog_item", "root", "a0", &[]))
+        .await?
+        .is_ok());
+    // A malformed entry in the good room's log, and the bad room's log replaced by a string.
+    // (Written as Plenary would at the next seq, so the log stays appendable.)
+    let good = format!("{{{}:room-1}}", created.workshop_id);
+    let seq = redis_cli(&redis, &["INCR", &format!("{good}:seq")])?;
+    let id = format!("{}-1", seq.trim());
+    redis_cli(
+        &redis,
+        &[
+            "XADD",
+            &format!("{good}:log"),
+            &id,
+            "op",
+            "{not json",
+            "p",
+            "nobody",
+        ],
+    )?;
+    let bad = format!("{{{}:room-2}}:log", created.workshop_id);
+    redis_cli(&redis, &["DEL", &bad])?;
+    redis_cli(&redis, &["SET", &bad, "not a stream"])?;
+    // Ops in the good room still reach the watcher on the other node.
+    for i in 0..5 {
+        let id = format!("ok{i}");
+        assert!(fac
+            .apply("room-1", create(&id, "backlog_item", "root", "a0", &[]))
+            .await?
+            .is_ok());
+        let seen = watcher.recv_until(|m| match m {
+            ServerMsg::Op { op, .. } if op.kind.object() == id => Some(()),
+            _ => None,
+        });
+        seen.await?;
+    }
+    for n in nodes {
+        n.kill().await;
+    }
+    Ok(())
+}
