@@ -34,6 +34,18 @@ start relay1 $bin/relay
 $bin/loadgen workshop --target relay --url "$URL" --rooms 200 --per-room 5 --rate 2 --duration "$duration" --server-pid "$PID" --json
 kill $PID; wait $PID 2>/dev/null || true
 
+echo "## workshop on two nodes sharing one Redis (appendonly yes, appendfsync everysec)"
+rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync everysec --dir "$work" > "$work/redis.log" 2>&1 &
+RPID=$!
+sleep 0.5
+start node1 plenary n1 --redis-url "redis://127.0.0.1:$rport" --node-id n1
+N1=$PID; U1=$URL
+start node2 plenary n2 --redis-url "redis://127.0.0.1:$rport" --node-id n2
+N2=$PID; U2=$URL
+$bin/loadgen workshop --url "$U1,$U2" --rooms 200 --per-room 5 --rate 2 --duration "$duration" --server-pid "$N1" --json
+kill $N1 $N2 $RPID; wait $N1 $N2 $RPID 2>/dev/null || true
+
 echo "## stepup: 200 rooms x 5, from 2 ops/s per attendee, ${step}s per step"
 start plenary2 plenary s1
 $bin/loadgen stepup --url "$URL" --rooms 200 --per-room 5 --rate 2 --duration "$step" --server-pid "$PID" --json

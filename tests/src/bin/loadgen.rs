@@ -21,7 +21,8 @@ enum Mode {
 #[command(name = "loadgen", about = "Load generator for Plenary")]
 struct Args {
     mode: Mode,
-    /// Base URL of the server (or of the relay with --target relay).
+    /// Base URL of the server (or of the relay with --target relay); several comma-separated
+    /// URLs spread the attendees over the nodes of a cluster.
     #[arg(long)]
     url: String,
     #[arg(long, value_enum, default_value = "plenary")]

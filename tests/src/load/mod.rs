@@ -143,8 +143,13 @@ impl Load {
     }
 
     async fn connect_plenary(&mut self) -> anyhow::Result<()> {
-        let base = self.config.url.trim_end_matches('/').to_owned();
-        let ws_url = format!("{}/ws", base.replacen("http", "ws", 1));
+        // Several comma-separated URLs (nodes of one cluster) spread the attendees over the
+        // nodes; set-up goes through the first.
+        let bases: Vec<String> = self.config.url.split(',').map(|u| u.trim().trim_end_matches('/').to_owned()).collect();
+        let base = bases[0].clone();
+        let ws_urls: Vec<String> = bases.iter().map(|b| format!("{}/ws", b.replacen("http", "ws", 1))).collect();
+        let ws_url = ws_urls[0].clone();
+        let mut spread = 0usize;
         let mut left = self.config.rooms;
         while left > 0 {
             let rooms = left.min(ROOMS_PER_WORKSHOP);
@@ -179,7 +184,8 @@ impl Load {
                 async move { while fac.recv().await.is_ok() {} },
             ));
             for token in tokens {
-                let mut client = Client::connect(&ws_url, &token).await?;
+                spread += 1;
+                let mut client = Client::connect(&ws_urls[spread % ws_urls.len()], &token).await?;
                 let me = client.participant.clone();
                 let room = client
                     .welcome
