@@ -401,18 +401,7 @@ impl Client {
         kind: OpKind,
     ) -> anyhow::Result<Result<u64, plenary_protocol::ErrorCode>> {
         let op = self.op(kind);
-        let id = op.id.clone();
-        self.send(&ClientMsg::Op {
-            room: room.to_owned(),
-            op,
-        })
-        .await?;
-        self.recv_until(|m| match m {
-            ServerMsg::Ack { op_id, seq, .. } if *op_id == id => Some(Ok(*seq)),
-            ServerMsg::Reject { op_id, code, .. } if *op_id == id => Some(Err(*code)),
-            _ => None,
-        })
-        .await
+        self.apply_op(room, op).await
     }
 }
 

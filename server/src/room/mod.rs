@@ -268,17 +268,7 @@ impl Room {
         for cmd in batch.drain(..) {
             match cmd {
                 RoomCmd::Op { conn, op, outbox } if !self.members.contains_key(&conn) => {
-                    // Not ordered, so answered at once: every op gets exactly one answer.
-                    let reject = ServerMsg::Reject {
-                        room: self.id.to_string(),
-                        op_id: op.id,
-                        code: ErrorCode::NotInRoom,
-                        message: format!(
-                            "not in room {}: join it before sending ops to it",
-                            self.id
-                        ),
-                    };
-                    let _ = outbox.push(reject.to_json().into());
+                    self.reject_non_member(&op, &outbox);
                 }
                 RoomCmd::Op { conn, op, .. } => {
                     let outcome = self.order(conn, op, &mut committed);
@@ -305,6 +295,18 @@ impl Room {
             }
         }
         self.commit(&mut committed, &mut outcomes).await;
+    }
+
+    /// Answers an op from a connection that is not (or no longer) a member, through the op's own
+    /// outbox: it is not ordered, but every op gets exactly one answer.
+    fn reject_non_member(&self, op: &Op, outbox: &Outbox) {
+        let reject = ServerMsg::Reject {
+            room: self.id.to_string(),
+            op_id: op.id.clone(),
+            code: ErrorCode::NotInRoom,
+            message: format!("not in room {}: join it before sending ops to it", self.id),
+        };
+        let _ = outbox.push(reject.to_json().into());
     }
 
     /// Decides one op: duplicate, rejected, or applied at the next seq (not yet committed).

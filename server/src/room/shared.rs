@@ -132,16 +132,7 @@ impl Room {
         for cmd in batch.drain(..) {
             match cmd {
                 RoomCmd::Op { conn, op, outbox } if !self.members.contains_key(&conn) => {
-                    let reject = ServerMsg::Reject {
-                        room: self.id.to_string(),
-                        op_id: op.id,
-                        code: ErrorCode::NotInRoom,
-                        message: format!(
-                            "not in room {}: join it before sending ops to it",
-                            self.id
-                        ),
-                    };
-                    let _ = outbox.push(reject.to_json().into());
+                    self.reject_non_member(&op, &outbox);
                 }
                 RoomCmd::Op { conn, op, .. } => {
                     if let Some(o) = self.check(conn, op) {
@@ -319,19 +310,7 @@ impl Room {
     async fn apply_entries(&mut self, entries: Vec<Entry>) {
         if let Some(first) = entries.first() {
             if first.seq > self.seq + 1 {
-                let redis = self.sh().redis.clone();
-                let from = self.seq + 1;
-                let fill = redis.range(&self.sh().keys, from).await;
-                match fill {
-                    Ok(fill) => {
-                        for e in fill {
-                            self.apply_entry(e);
-                        }
-                    }
-                    Err(e) => {
-                        warn!(room = %self.id, error = %e, "cannot fill a gap in the room log")
-                    }
-                }
+                self.catch_up_log().await;
             }
         }
         for e in entries {
@@ -339,6 +318,21 @@ impl Room {
         }
         if self.seq >= self.snapshot_seq + SNAPSHOT_EVERY_OPS {
             self.shared_snapshot().await;
+        }
+    }
+
+    /// Applies whatever the log holds after this node's seq (a gap, or what was ordered while the
+    /// room was not followed).
+    async fn catch_up_log(&mut self) {
+        let redis = self.sh().redis.clone();
+        let from = self.seq + 1;
+        match redis.range(&self.sh().keys, from).await {
+            Ok(fill) => {
+                for e in fill {
+                    self.apply_entry(e);
+                }
+            }
+            Err(e) => warn!(room = %self.id, error = %e, "cannot read the room log"),
         }
     }
 
@@ -389,17 +383,8 @@ impl Room {
         if self.sh().subscribed {
             return;
         }
+        self.catch_up_log().await;
         let redis = self.sh().redis.clone();
-        let from = self.seq + 1;
-        let fill = redis.range(&self.sh().keys, from).await;
-        match fill {
-            Ok(fill) => {
-                for e in fill {
-                    self.apply_entry(e);
-                }
-            }
-            Err(e) => warn!(room = %self.id, error = %e, "cannot catch up the room log"),
-        }
         let key = self.sh().keys.log.clone();
         let tx = self.sh().entries_tx.clone();
         redis.subscribe(key, format!("{}-1", self.seq), Subscriber::Room(tx));

@@ -145,9 +145,17 @@ impl Load {
     async fn connect_plenary(&mut self) -> anyhow::Result<()> {
         // Several comma-separated URLs (nodes of one cluster) spread the attendees over the
         // nodes; set-up goes through the first.
-        let bases: Vec<String> = self.config.url.split(',').map(|u| u.trim().trim_end_matches('/').to_owned()).collect();
+        let bases: Vec<String> = self
+            .config
+            .url
+            .split(',')
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .collect();
         let base = bases[0].clone();
-        let ws_urls: Vec<String> = bases.iter().map(|b| format!("{}/ws", b.replacen("http", "ws", 1))).collect();
+        let ws_urls: Vec<String> = bases
+            .iter()
+            .map(|b| format!("{}/ws", b.replacen("http", "ws", 1)))
+            .collect();
         let ws_url = ws_urls[0].clone();
         let mut spread = 0usize;
         let mut left = self.config.rooms;
