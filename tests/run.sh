@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check and test of Plenary: formatting, lints, unit, property, integration and
-# end-to-end tests. Installs what a fresh Debian machine lacks first (as root via apt-get,
-# otherwise it names what to install).
+# Runs every check and test of Plenary: formatting, lints, unit, property, integration,
+# multi-node (real redis-server), the web client's unit tests and the end-to-end tests in a real
+# browser (Debian's Chromium driven by playwright-core). Installs what a fresh Debian machine
+# lacks first (as root via apt-get and npm; otherwise it names what to install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,10 @@ need=()
 command -v cargo >/dev/null || { echo "cargo is required: install Rust from rustup.rs" >&2; exit 1; }
 command -v cc >/dev/null || need+=(gcc)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "==> installing ${need[*]}"
@@ -19,7 +24,14 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "Node.js 20 or newer is needed for the browser tests (found $(node --version))" >&2
+  exit 1
+fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy >/dev/null 2>&1 || true
+echo "==> npm ci (tests/e2e: playwright-core, no browser download)"
+(cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
@@ -27,3 +39,8 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "==> cargo test"
 cargo test --workspace
+echo "==> web client unit tests"
+node --test web-client/test/
+echo "==> end-to-end tests in Chromium"
+cargo build -q -p plenary-server --bin plenary
+PLENARY_BIN="$PWD/target/debug/plenary" node --test tests/e2e/

@@ -229,6 +229,8 @@ pub struct RoomSummary {
     pub kind: RoomKind,
     pub seq: u64,
     pub members: usize,
+    /// Who is connected to the room (on any node).
+    pub present: Vec<plenary_protocol::Member>,
     pub progress: Progress,
 }
 
@@ -314,6 +316,7 @@ pub async fn summary(
                 kind: info.kind,
                 seq: report.seq,
                 members: report.members.len(),
+                present: report.members,
                 progress: report.progress,
             });
         }

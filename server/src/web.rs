@@ -27,12 +27,13 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-/// Only the client itself is served: not its tests, node_modules or package files.
+/// Only the client itself is served: not its tests, node_modules, package files or docs.
 fn servable(path: &str) -> bool {
     !path
         .split('/')
         .any(|part| part.starts_with('.') || part == "node_modules" || part == "test")
         && !path.starts_with("package")
+        && !path.ends_with(".md")
 }
 
 fn file(path: &str) -> Response {

@@ -1,0 +1,97 @@
+// Object types as data: a port of protocol/src/schema.rs, used to check an edit before it is
+// sent (the server rejects it anyway, but a user should learn at once and lose nothing).
+
+export const MAX_TITLE_CHARS = 300;
+export const MAX_TEXT_CHARS = 10_000;
+export const MAX_LABEL_CHARS = 100;
+
+export const VISION_SECTIONS = ['vision', 'target_group', 'needs', 'product', 'business_goals'];
+export const ESTIMATES = ['1', '2', '3', '5', '8', '13', '21', '?', 'XS', 'S', 'M', 'L', 'XL'];
+export const ITEM_STATUSES = ['new', 'ready', 'in_progress', 'done'];
+export const DECISIONS = ['persevere', 'pivot', 'retire', 'keep_testing'];
+
+const text = (max) => ({ kind: 'text', max });
+const int = (min, max) => ({ kind: 'int', min, max });
+const oneOf = (values) => ({ kind: 'enum', values });
+const flag = { kind: 'bool' };
+
+export const SCHEMAS = {
+  vision_section: { parents: ['root'], fields: { section: oneOf(VISION_SECTIONS), title: text(MAX_TITLE_CHARS) } },
+  vision_note: { parents: ['vision_section'], fields: { text: text(MAX_TEXT_CHARS), author: text(MAX_LABEL_CHARS) } },
+  backlog_item: {
+    parents: ['root'],
+    fields: {
+      title: text(MAX_TITLE_CHARS),
+      role: text(MAX_TITLE_CHARS),
+      goal: text(MAX_TEXT_CHARS),
+      benefit: text(MAX_TEXT_CHARS),
+      estimate: oneOf(ESTIMATES),
+      value: int(0, 1_000_000),
+      status: oneOf(ITEM_STATUSES),
+      tag: text(MAX_LABEL_CHARS),
+      link: text(MAX_TITLE_CHARS),
+    },
+  },
+  acceptance_criterion: {
+    parents: ['backlog_item'],
+    fields: { given: text(MAX_TEXT_CHARS), when: text(MAX_TEXT_CHARS), then: text(MAX_TEXT_CHARS), and: text(MAX_TEXT_CHARS), met: flag },
+  },
+  experiment: {
+    parents: ['root'],
+    fields: {
+      hypothesis: text(MAX_TEXT_CHARS),
+      test: text(MAX_TEXT_CHARS),
+      metric: text(MAX_TEXT_CHARS),
+      criterion: text(MAX_TEXT_CHARS),
+      deadline: text(MAX_LABEL_CHARS),
+      owner: text(MAX_LABEL_CHARS),
+      observation: text(MAX_TEXT_CHARS),
+      learning: text(MAX_TEXT_CHARS),
+      decision: oneOf(DECISIONS),
+    },
+  },
+  lean_coffee_topic: {
+    parents: ['root'],
+    fields: { title: text(MAX_TITLE_CHARS), author: text(MAX_LABEL_CHARS), votes: int(0, 10_000), column: oneOf(['to_discuss', 'discussing', 'discussed']), notes: text(MAX_TEXT_CHARS) },
+  },
+  feedback: { parents: ['root', 'backlog_item'], fields: { text: text(MAX_TEXT_CHARS), author: text(MAX_LABEL_CHARS) } },
+};
+
+/** Text length as the server counts it: in Unicode scalar values, not UTF-16 code units. */
+export const charCount = (s) => [...s].length;
+
+/**
+ * Checks one field value of `type`. Returns null when it is fine, else { code, message } with
+ * the error code the server would answer.
+ */
+export function checkField(type, name, value) {
+  const field = SCHEMAS[type]?.fields[name];
+  if (field === undefined) return { code: 'unknown_field', message: `a ${type} has no field ${name}` };
+  if (value === null) return null;
+  switch (field.kind) {
+    case 'text':
+      if (typeof value !== 'string') return { code: 'invalid_value', message: `${name} expects text` };
+      if (charCount(value) > field.max) {
+        return { code: 'too_long', message: `${name} is ${charCount(value)} characters; at most ${field.max} allowed` };
+      }
+      return null;
+    case 'int':
+      if (!Number.isInteger(value) || value < field.min || value > field.max) {
+        return { code: 'invalid_value', message: `${name} must be a whole number between ${field.min} and ${field.max}` };
+      }
+      return null;
+    case 'bool':
+      return typeof value === 'boolean' ? null : { code: 'invalid_value', message: `${name} expects true or false` };
+    default:
+      return field.values.includes(value) ? null : { code: 'invalid_value', message: `${name} must be one of ${field.values.join(', ')}` };
+  }
+}
+
+/** Checks every field of an op's `fields`; the first problem, or null. */
+export function checkFields(type, fields) {
+  for (const [name, value] of Object.entries(fields ?? {})) {
+    const problem = checkField(type, name, value);
+    if (problem !== null) return problem;
+  }
+  return null;
+}
