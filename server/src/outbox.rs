@@ -137,6 +137,21 @@ impl Outbox {
         }
     }
 
+    /// Moves frames that are already queued into `batch`, up to `max` frames in all, without
+    /// waiting. A close frame ends the batch.
+    pub fn pop_ready(&self, batch: &mut Vec<Frame>, max: usize) {
+        let mut q = self.0.queue.lock().expect("outbox lock poisoned");
+        while batch.len() < max && !matches!(batch.last(), Some(Frame::Close(..))) {
+            let Some(frame) = q.frames.pop_front() else {
+                break;
+            };
+            if let Frame::Text(t) = &frame {
+                q.bytes -= t.len();
+            }
+            batch.push(frame);
+        }
+    }
+
     /// Takes every queued frame without waiting (tests and in-process consumers).
     pub fn drain(&self) -> Vec<Frame> {
         let mut q = self.0.queue.lock().expect("outbox lock poisoned");

@@ -59,6 +59,26 @@ pub struct SqliteStore {
     /// A read connection for start-up; a std mutex, only used outside async code.
     reader: Mutex<Connection>,
     path: PathBuf,
+    /// Stops the checkpoint thread when the store is dropped.
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How often the WAL is checkpointed.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn checkpoint_loop(conn: Connection, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(error = %e, "checkpoint failed; will retry");
+        }
+    }
 }
 
 const SCHEMA: &str = "
@@ -135,11 +155,23 @@ impl SqliteStore {
                 path.display()
             ))
         })?;
+        // Checkpoints run on their own connection and thread, in PASSIVE mode, so that the
+        // group-commit writer never stalls copying the WAL back into the database.
+        writer
+            .execute_batch("PRAGMA wal_autocheckpoint=0;")
+            .map_err(|e| StoreError(format!("cannot configure {}: {e}", path.display())))?;
+        let checkpointer = open_connection(&path, &options)?;
         let reader = open_connection(&path, &options)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
         let h = healthy.clone();
         let max_batch = options.max_batch.max(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        std::thread::Builder::new()
+            .name("plenary-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, stop2))
+            .map_err(|e| StoreError(format!("cannot start the checkpoint thread: {e}")))?;
         std::thread::Builder::new()
             .name("plenary-store".into())
             .spawn(move || write_loop(writer, rx, h, max_batch))
@@ -150,6 +182,7 @@ impl SqliteStore {
             healthy,
             reader: Mutex::new(reader),
             path,
+            stop,
         })
     }
 

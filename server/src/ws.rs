@@ -28,6 +28,8 @@ use crate::workshop::{Participant, Workshop};
 
 /// How long one socket write may take before the peer counts as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most frames written with one flush.
+const WRITE_BATCH: usize = 64;
 /// How long the reader waits for the writer to flush the final close frame.
 const CLOSE_FLUSH: Duration = Duration::from_secs(2);
 /// Rate-limited messages, since the bucket was last full, after which the connection is
@@ -278,21 +280,41 @@ async fn write_loop(
 ) {
     let mut ping = tokio::time::interval(ping_every);
     ping.tick().await;
-    loop {
-        let message = tokio::select! {
-            frame = outbox.pop() => match frame {
-                Frame::Text(t) | Frame::Unbounded(t) => Message::Text(t),
-                Frame::Close(code, reason) => {
-                    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-                    let _ = timeout(CLOSE_FLUSH, sink.send(Message::Close(Some(frame)))).await;
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    'outer: loop {
+        tokio::select! {
+            frame = outbox.pop() => {
+                // Everything already queued goes out with one flush (one syscall under load).
+                batch.push(frame);
+                outbox.pop_ready(&mut batch, WRITE_BATCH);
+            }
+            _ = ping.tick() => {
+                if !matches!(timeout(WRITE_TIMEOUT, sink.send(Message::Ping(Default::default()))).await, Ok(Ok(()))) {
                     break;
                 }
-            },
-            _ = ping.tick() => Message::Ping(Default::default()),
+                continue;
+            }
+        }
+        let write = async {
+            for frame in batch.drain(..) {
+                match frame {
+                    Frame::Text(t) | Frame::Unbounded(t) => sink.feed(Message::Text(t)).await?,
+                    Frame::Close(code, reason) => {
+                        sink.flush().await?;
+                        let frame = CloseFrame {
+                            code,
+                            reason: Utf8Bytes::from_static(reason),
+                        };
+                        let _ = timeout(CLOSE_FLUSH, sink.send(Message::Close(Some(frame)))).await;
+                        return Ok(false);
+                    }
+                }
+            }
+            sink.flush().await.map(|()| true)
         };
-        match timeout(WRITE_TIMEOUT, sink.send(message)).await {
-            Ok(Ok(())) => {}
-            _ => break,
+        match timeout(WRITE_TIMEOUT, write).await {
+            Ok(Ok(true)) => {}
+            _ => break 'outer,
         }
     }
     // Tell the reader the peer is gone or closed, so it stops too.

@@ -220,8 +220,9 @@ impl Room {
             return self.run_shared(rx, shutdown).await;
         }
         let mut batch = Vec::with_capacity(BATCH);
-        let mut snapshot_timer = tokio::time::interval(SNAPSHOT_EVERY);
-        snapshot_timer.tick().await;
+        // Spread the rooms' snapshots over the period instead of writing them all at once.
+        let first = tokio::time::Instant::now() + SNAPSHOT_EVERY.mul_f64(rand::random::<f64>());
+        let mut snapshot_timer = tokio::time::interval_at(first, SNAPSHOT_EVERY);
         loop {
             tokio::select! {
                 n = rx.recv_many(&mut batch, BATCH) => {

@@ -95,9 +95,10 @@ impl Room {
         }
         let mut entries_rx = self.sh().entries_rx.take().expect("taken once");
         let mut batch = Vec::with_capacity(BATCH);
-        let mut snapshot_timer = tokio::time::interval(SNAPSHOT_EVERY);
+        // Spread the rooms' snapshots over the period instead of writing them all at once.
+        let first = tokio::time::Instant::now() + SNAPSHOT_EVERY.mul_f64(rand::random::<f64>());
+        let mut snapshot_timer = tokio::time::interval_at(first, SNAPSHOT_EVERY);
         let mut presence_timer = tokio::time::interval(PRESENCE_REFRESH);
-        snapshot_timer.tick().await;
         loop {
             tokio::select! {
                 n = rx.recv_many(&mut batch, BATCH) => {
