@@ -59,27 +59,12 @@ pub struct SqliteStore {
     /// A read connection for start-up; a std mutex, only used outside async code.
     reader: Mutex<Connection>,
     path: PathBuf,
-    /// Stops the checkpoint thread when the store is dropped.
-    stop: Arc<AtomicBool>,
 }
 
-impl Drop for SqliteStore {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// How often the WAL is checkpointed.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-fn checkpoint_loop(conn: Connection, stop: Arc<AtomicBool>) {
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(CHECKPOINT_EVERY);
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::debug!(error = %e, "checkpoint failed; will retry");
-        }
-    }
-}
+/// Commits after which the writer checkpoints the WAL when no write is waiting...
+const CHECKPOINT_IDLE_AFTER: usize = 32;
+/// ...and after which it checkpoints anyway, so the WAL cannot grow without bound.
+const CHECKPOINT_FORCE_AFTER: usize = 1_024;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS workshops (
@@ -155,23 +140,17 @@ impl SqliteStore {
                 path.display()
             ))
         })?;
-        // Checkpoints run on their own connection and thread, in PASSIVE mode, so that the
-        // group-commit writer never stalls copying the WAL back into the database.
+        // The writer checkpoints the WAL itself, between batches (see `write_loop`), instead of
+        // inside a commit that clients wait for.
         writer
             .execute_batch("PRAGMA wal_autocheckpoint=0;")
             .map_err(|e| StoreError(format!("cannot configure {}: {e}", path.display())))?;
-        let checkpointer = open_connection(&path, &options)?;
         let reader = open_connection(&path, &options)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
         let h = healthy.clone();
         let max_batch = options.max_batch.max(1);
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        std::thread::Builder::new()
-            .name("plenary-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer, stop2))
-            .map_err(|e| StoreError(format!("cannot start the checkpoint thread: {e}")))?;
+
         std::thread::Builder::new()
             .name("plenary-store".into())
             .spawn(move || write_loop(writer, rx, h, max_batch))
@@ -182,7 +161,6 @@ impl SqliteStore {
             healthy,
             reader: Mutex::new(reader),
             path,
-            stop,
         })
     }
 
@@ -198,6 +176,7 @@ fn write_loop(
     max_batch: usize,
 ) {
     let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
+    let mut commits = 0usize;
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < max_batch {
@@ -216,6 +195,16 @@ fn write_loop(
         }
         for (_, reply) in batch.drain(..) {
             let _ = reply.send(result.clone());
+        }
+        // Checkpoint between batches, preferably while nothing waits: in the writer thread it
+        // completes (no other writer), so the WAL restarts from its beginning and stays small.
+        commits += 1;
+        if commits >= CHECKPOINT_FORCE_AFTER || (commits >= CHECKPOINT_IDLE_AFTER && rx.is_empty())
+        {
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::debug!(error = %e, "checkpoint failed; will retry");
+            }
+            commits = 0;
         }
     }
 }
