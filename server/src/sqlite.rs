@@ -59,12 +59,30 @@ pub struct SqliteStore {
     /// A read connection for start-up; a std mutex, only used outside async code.
     reader: Mutex<Connection>,
     path: PathBuf,
+    /// The checkpoint thread runs while this is alive.
+    _alive: Arc<()>,
 }
 
-/// Commits after which the writer checkpoints the WAL when no write is waiting...
-const CHECKPOINT_IDLE_AFTER: usize = 32;
-/// ...and after which it checkpoints anyway, so the WAL cannot grow without bound.
-const CHECKPOINT_FORCE_AFTER: usize = 1_024;
+/// Commits after which the writer completes a checkpoint when no write is waiting...
+const CHECKPOINT_IDLE_AFTER: usize = 1_024;
+/// ...and after which it does anyway, so the WAL cannot grow without bound.
+const CHECKPOINT_FORCE_AFTER: usize = 8_192;
+/// How often the background thread copies the WAL into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Background PASSIVE checkpoints until the store is dropped; a failed checkpoint is retried
+/// at the next tick.
+fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
+    loop {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if alive.upgrade().is_none() {
+            return;
+        }
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(error = %e, "background checkpoint failed; will retry");
+        }
+    }
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS workshops (
@@ -140,11 +158,19 @@ impl SqliteStore {
                 path.display()
             ))
         })?;
-        // The writer checkpoints the WAL itself, between batches (see `write_loop`), instead of
-        // inside a commit that clients wait for.
+        // No checkpoint inside a commit that clients wait for: a background thread copies the
+        // WAL into the database (PASSIVE, never blocking the writer), and the writer, between
+        // batches, finishes the little that is left so the WAL restarts and stays small.
         writer
             .execute_batch("PRAGMA wal_autocheckpoint=0;")
             .map_err(|e| StoreError(format!("cannot configure {}: {e}", path.display())))?;
+        let checkpointer = open_connection(&path, &options)?;
+        let alive = Arc::new(());
+        let weak = Arc::downgrade(&alive);
+        std::thread::Builder::new()
+            .name("plenary-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, weak))
+            .map_err(|e| StoreError(format!("cannot start the checkpoint thread: {e}")))?;
         let reader = open_connection(&path, &options)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
@@ -161,6 +187,7 @@ impl SqliteStore {
             healthy,
             reader: Mutex::new(reader),
             path,
+            _alive: alive,
         })
     }
 

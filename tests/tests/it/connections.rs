@@ -179,3 +179,56 @@ async fn graceful_shutdown_tells_clients_to_reconnect() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn the_connection_cap_refuses_extra_connections_with_503() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| c.max_connections = 2).await;
+    let created = server.create_workshop("Cap").await?;
+    let first = server.connect(&created.token).await?;
+    let _second = server.connect(&created.token).await?;
+    match tokio_tungstenite::connect_async(server.ws_url()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503)
+        }
+        other => panic!(
+            "a third connection must be refused with 503, got {:?}",
+            other.map(|_| ())
+        ),
+    }
+    // A freed slot is usable again.
+    drop(first);
+    let mut ok = false;
+    for _ in 0..50 {
+        if server.connect(&created.token).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ok, "a slot frees when a connection closes");
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn sigterm_drains_the_real_binary() -> anyhow::Result<()> {
+    let dir = plenary_tests::temp_dir("sigterm");
+    let mut process = plenary_tests::Process::start(&dir, &[]).await?;
+    let created = plenary_tests::create_workshop_at(&process.url(""), "Term").await?;
+    let mut client = Client::connect(&process.ws_url(), &created.token).await?;
+    let pid = process.child.id().expect("running");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()?;
+    assert!(status.success());
+    let notice = client.recv_until(|m| matches!(m, ServerMsg::Reconnect { .. }).then_some(()));
+    notice.await?;
+    assert_eq!(
+        client.recv_close().await,
+        Ended::Closed(Some(close::RESTART))
+    );
+    let exit = tokio::time::timeout(Duration::from_secs(10), process.child.wait()).await??;
+    assert!(exit.success(), "clean exit after draining: {exit:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
