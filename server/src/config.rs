@@ -56,11 +56,11 @@ pub struct Config {
 
     /// Read buffer of each WebSocket in bytes (the WebSocket library's default is 128 KiB).
     /// Small buffers keep idle connections cheap; a larger message still arrives whole.
-    #[arg(long, env = "PLENARY_WS_READ_BUFFER", default_value_t = 2 * 1024)]
+    #[arg(long, env = "PLENARY_WS_READ_BUFFER", default_value_t = 1024)]
     pub ws_read_buffer: usize,
 
     /// Bytes each WebSocket gathers before writing to the socket (library default 128 KiB).
-    #[arg(long, env = "PLENARY_WS_WRITE_BUFFER", default_value_t = 2 * 1024)]
+    #[arg(long, env = "PLENARY_WS_WRITE_BUFFER", default_value_t = 1024)]
     pub ws_write_buffer: usize,
 
     /// Lifetime of attendee, observer and facilitator tokens, in hours.

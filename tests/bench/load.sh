@@ -58,7 +58,7 @@ echo "## idle: $idle connections, WebSocket buffers at the library default (128 
 start plenary3 plenary i1 --ws-read-buffer 131072 --ws-write-buffer 131072
 $bin/loadgen idle --url "$URL" --connections "$idle" --server-pid "$PID" --json
 kill $PID; wait $PID 2>/dev/null || true
-echo "## idle: $idle connections, Plenary's defaults (2 KiB buffers)"
+echo "## idle: $idle connections, Plenary's defaults (1 KiB buffers)"
 start plenary4 plenary i2
 $bin/loadgen idle --url "$URL" --connections "$idle" --server-pid "$PID" --json
 kill $PID; wait $PID 2>/dev/null || true
