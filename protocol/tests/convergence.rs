@@ -19,23 +19,12 @@ use plenary_protocol::{fractional, validate, Doc, ErrorCode, Op, OpKind, Stamp, 
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::FileFailurePersistence;
 
-/// Proptest's default, `SourceParallel("proptest-regressions")`, looks for a `lib.rs` above the
-/// test file and, finding none for `tests/*.rs`, falls back to a file beside the test. This
-/// points at the directory the default means. Cargo runs tests from the package root.
+mod common;
+
+/// Cases from `cases`, seeds persisted in `proptest-regressions/convergence.txt`.
 fn config(cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(cases);
-    ProptestConfig {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/convergence.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
+    common::config(cases, "proptest-regressions/convergence.txt")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,23 +8,14 @@ use plenary_protocol::schema::MAX_POS_CHARS;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::FileFailurePersistence;
 
 const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// See tests/convergence.rs: the default persistence cannot find `lib.rs` from `tests/`.
+mod common;
+
+/// Cases from `cases`, seeds persisted in `proptest-regressions/fractional.txt`.
 fn config(cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(cases);
-    ProptestConfig {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/fractional.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
+    common::config(cases, "proptest-regressions/fractional.txt")
 }
 
 /// Digits biased towards the extremes and the middle, where carries and common prefixes live.

@@ -159,7 +159,7 @@ async fn thousand_rooms() -> std::path::PathBuf {
             .await
             .unwrap()
             .unwrap();
-        let rooms: Vec<String> = fac.welcome.rooms.iter().map(|r| r.id.clone()).collect();
+        let rooms: Vec<String> = fac.view.rooms.iter().map(|r| r.id.clone()).collect();
         let rooms = if rooms.len() == 10 {
             rooms
         } else {

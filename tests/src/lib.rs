@@ -165,7 +165,7 @@ pub struct Client {
     pub ws: Ws,
     pub participant: String,
     /// The latest workshop view received (welcome, then every `workshop` message).
-    pub welcome: WorkshopView,
+    pub view: WorkshopView,
     /// The client's Lamport clock for stamps.
     pub clock: u64,
     next_op: u64,
@@ -213,7 +213,7 @@ impl Client {
         let mut client = Client {
             ws,
             participant: String::new(),
-            welcome: empty_view(),
+            view: empty_view(),
             clock: 0,
             next_op: 0,
             session: rand::random(),
@@ -227,7 +227,7 @@ impl Client {
                 ..
             } => {
                 client.participant = participant.participant;
-                client.welcome = workshop;
+                client.view = workshop;
                 Ok(client)
             }
             other => bail!("expected welcome, got {other:?}"),
@@ -254,7 +254,7 @@ impl Client {
                     let msg: ServerMsg = serde_json::from_str(&t)
                         .with_context(|| format!("undecodable server message {t}"))?;
                     if let ServerMsg::Workshop { workshop } = &msg {
-                        self.welcome = workshop.clone();
+                        self.view = workshop.clone();
                     }
                     if let ServerMsg::Timer { event, .. } = &msg {
                         self.timer_events.push(*event);
@@ -274,8 +274,8 @@ impl Client {
         &mut self,
         pred: impl Fn(&WorkshopView) -> bool,
     ) -> anyhow::Result<WorkshopView> {
-        if pred(&self.welcome) {
-            return Ok(self.welcome.clone());
+        if pred(&self.view) {
+            return Ok(self.view.clone());
         }
         self.recv_until(|m| match m {
             ServerMsg::Workshop { workshop } if pred(workshop) => Some(workshop.clone()),
@@ -717,7 +717,7 @@ pub async fn ping(client: &mut Client) -> anyhow::Result<()> {
 /// The workshop view as a fresh connection with `token` is welcomed with (the current state).
 pub async fn current_view(server: &TestServer, token: &str) -> anyhow::Result<WorkshopView> {
     let mut client = server.connect(token).await?;
-    let view = client.welcome.clone();
+    let view = client.view.clone();
     let _ = client.ws.close(None).await;
     Ok(view)
 }

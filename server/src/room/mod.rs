@@ -194,6 +194,15 @@ pub fn spawn(
     RoomHandle { id, tx }
 }
 
+/// What [`Room::screen`] decided about an op.
+enum Screened {
+    /// Passed every check; the sender's participant id.
+    Accepted(String),
+    /// The same participant sent this op id before; it was ordered at this seq.
+    Duplicate(u64),
+    Rejected(ErrorCode, String),
+}
+
 /// The result of ordering one op, delivered after the batch is committed.
 enum Outcome {
     Applied {
@@ -310,52 +319,60 @@ impl Room {
         let _ = outbox.push(reject.to_json().into());
     }
 
-    /// Decides one op: duplicate, rejected, or applied at the next seq (not yet committed).
-    fn order(&mut self, conn: ConnId, op: Op, committed: &mut Vec<StoredOp>) -> Outcome {
-        let op_id = op.id.clone();
-        let reject = |code, message: String| Outcome::Rejected {
-            conn,
-            op_id: op.id.clone(),
-            code,
-            message,
-        };
+    /// The checks every op passes before it is ordered, in both modes: membership, op-id
+    /// deduplication, permission, stamp and validation against this room's document.
+    fn screen(&self, conn: ConnId, op: &Op) -> Screened {
         let Some(participant) = self.members.get(&conn).map(|(m, _)| m.participant.clone()) else {
-            return reject(
+            return Screened::Rejected(
                 ErrorCode::NotInRoom,
                 format!("join room {} before sending ops to it", self.id),
             );
         };
         if let Some((seq, by)) = self.op_ids.get(&op.id) {
             if *by == participant {
-                return Outcome::Duplicate {
-                    conn,
-                    op_id,
-                    seq: *seq,
-                };
+                return Screened::Duplicate(*seq);
             }
-            return reject(
+            return Screened::Rejected(
                 ErrorCode::AlreadyExists,
                 format!("op id {} is already taken", op.id),
             );
         }
         let Some(workshop) = self.workshop.upgrade() else {
-            return reject(
+            return Screened::Rejected(
                 ErrorCode::Unavailable,
                 "the workshop is shutting down".into(),
             );
         };
-        if let Err(message) = workshop.may_write(&participant, &self.id, &op) {
-            return reject(ErrorCode::Forbidden, message);
+        if let Err(message) = workshop.may_write(&participant, &self.id, op) {
+            return Screened::Rejected(ErrorCode::Forbidden, message);
         }
         if op.stamp.client != participant {
-            return reject(
+            return Screened::Rejected(
                 ErrorCode::InvalidOp,
                 "the stamp's client must be your participant id".into(),
             );
         }
-        if let Err(e) = validate(&self.doc, &op) {
-            return reject(e.code, e.message);
+        if let Err(e) = validate(&self.doc, op) {
+            return Screened::Rejected(e.code, e.message);
         }
+        Screened::Accepted(participant)
+    }
+
+    /// Decides one op: duplicate, rejected, or applied at the next seq (not yet committed).
+    fn order(&mut self, conn: ConnId, op: Op, committed: &mut Vec<StoredOp>) -> Outcome {
+        let op_id = op.id.clone();
+        let participant = match self.screen(conn, &op) {
+            Screened::Accepted(participant) => participant,
+            Screened::Duplicate(seq) => return Outcome::Duplicate { conn, op_id, seq },
+            Screened::Rejected(code, message) => {
+                return Outcome::Rejected {
+                    conn,
+                    op_id,
+                    code,
+                    message,
+                }
+            }
+        };
         self.apply(&op);
         let seq = self.seq;
         self.remember(op.id.clone(), seq, participant.clone());

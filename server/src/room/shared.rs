@@ -12,7 +12,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::{ConnId, Room, RoomCmd, BATCH, CATCHUP_MAX_OPS, SNAPSHOT_EVERY, SNAPSHOT_EVERY_OPS};
+use super::{
+    ConnId, Room, RoomCmd, Screened, BATCH, CATCHUP_MAX_OPS, SNAPSHOT_EVERY, SNAPSHOT_EVERY_OPS,
+};
 use crate::shared::{Appended, Entry, Redis, RoomKeys, Subscriber, PRESENCE_REFRESH};
 use crate::store::StoredOp;
 
@@ -171,60 +173,28 @@ impl Room {
     /// Permission, stamp and validation checks of one op against this node's replica. A passing
     /// op is applied tentatively, so later ops of the same batch validate against it.
     fn check(&mut self, conn: ConnId, op: Op) -> Option<Outgoing> {
-        let participant = self
-            .members
-            .get(&conn)
-            .map(|(m, _)| m.participant.clone())?;
-        let reject = |room: &Room, code, message: String| {
-            let msg = ServerMsg::Reject {
-                room: room.id.to_string(),
-                op_id: op.id.clone(),
-                code,
-                message,
-            };
-            room.send_to(conn, msg.to_json().into());
-        };
-        if let Some((seq, by)) = self.op_ids.get(&op.id).cloned() {
-            if by == participant {
+        let participant = match self.screen(conn, &op) {
+            Screened::Accepted(participant) => participant,
+            Screened::Duplicate(seq) => {
                 let ack = ServerMsg::Ack {
                     room: self.id.to_string(),
-                    op_id: op.id.clone(),
+                    op_id: op.id,
                     seq,
                 };
                 self.send_to(conn, ack.to_json().into());
-            } else {
-                reject(
-                    self,
-                    ErrorCode::AlreadyExists,
-                    format!("op id {} is already taken", op.id),
-                );
+                return None;
             }
-            return None;
-        }
-        let Some(workshop) = self.workshop.upgrade() else {
-            reject(
-                self,
-                ErrorCode::Unavailable,
-                "the workshop is shutting down".into(),
-            );
-            return None;
+            Screened::Rejected(code, message) => {
+                let msg = ServerMsg::Reject {
+                    room: self.id.to_string(),
+                    op_id: op.id,
+                    code,
+                    message,
+                };
+                self.send_to(conn, msg.to_json().into());
+                return None;
+            }
         };
-        if let Err(message) = workshop.may_write(&participant, &self.id, &op) {
-            reject(self, ErrorCode::Forbidden, message);
-            return None;
-        }
-        if op.stamp.client != participant {
-            reject(
-                self,
-                ErrorCode::InvalidOp,
-                "the stamp's client must be your participant id".into(),
-            );
-            return None;
-        }
-        if let Err(e) = validate(&self.doc, &op) {
-            reject(self, e.code, e.message);
-            return None;
-        }
         self.tentative(&op);
         Some(Outgoing {
             conn: Some(conn),

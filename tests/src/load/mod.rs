@@ -196,7 +196,7 @@ impl Load {
                 let mut client = Client::connect(&ws_urls[spread % ws_urls.len()], &token).await?;
                 let me = client.participant.clone();
                 let room = client
-                    .welcome
+                    .view
                     .participants
                     .iter()
                     .find(|p| p.id == me)
@@ -357,7 +357,8 @@ impl Load {
 
     /// Runs one phase at `rate` ops/s per attendee for the configured duration.
     pub async fn phase(&mut self, mode: &str, rate: f64) -> Report {
-        let phase = self.control.phase.fetch_add(1, Ordering::SeqCst) + 1;
+        // Receivers count only ops of the current phase (the phase is part of every op id).
+        self.control.phase.fetch_add(1, Ordering::SeqCst);
         for a in &self.attendees {
             *a.tally.lock().expect("tally lock") = Tally::new();
         }
@@ -373,7 +374,6 @@ impl Load {
         let after = self.config.server_pid.and_then(ProcSample::read);
         // Let the last ops arrive, then count.
         tokio::time::sleep(DRAIN).await;
-        let _ = phase;
         let mut peer = histogram();
         let mut ack = histogram();
         let mut report = Report {

@@ -86,11 +86,8 @@ async fn a_whole_workshop_survives_a_restart() -> anyhow::Result<()> {
     let server = TestServer::start_in(dir, |_| {}).await;
     // The same tokens work (the secret is kept in the data dir) and everything is as it was.
     let mut fac = server.connect(&created.token).await?;
-    assert_eq!(fac.welcome, before);
-    assert_eq!(
-        fac.welcome.timer.as_ref().unwrap().state,
-        TimerState::Running
-    );
+    assert_eq!(fac.view, before);
+    assert_eq!(fac.view.timer.as_ref().unwrap().state, TimerState::Running);
     let (epoch2, seq2, doc2) = fac.join(&room).await?;
     assert_eq!(
         (epoch2, seq2),

@@ -233,7 +233,7 @@ impl Class {
         let b = server.connect(&b_token).await?;
         let obs = server.connect(&obs_token).await?;
         let roles: Vec<(String, Role, Option<String>)> = obs
-            .welcome
+            .view
             .participants
             .iter()
             .map(|p| (p.id.clone(), p.role, p.room.clone()))
@@ -402,7 +402,7 @@ async fn every_command_by_every_role() -> anyhow::Result<()> {
     // Another workshop's facilitator on the same server: its commands must stay in its workshop.
     let other = server.create_workshop("Another class").await?;
     let mut outsider = server.connect(&other.token).await?;
-    assert_eq!(outsider.welcome.id, other.workshop_id);
+    assert_eq!(outsider.view.id, other.workshop_id);
     for r in ROOMS {
         c.doc(r).await?;
     }
@@ -650,7 +650,7 @@ async fn a_token_reaches_only_its_own_workshop() -> anyhow::Result<()> {
     let before = one.state(&server).await?;
 
     let mut zed_client = server.connect(&zed_token).await?;
-    let view = &zed_client.welcome;
+    let view = &zed_client.view;
     assert_eq!(view.id, two.workshop_id);
     assert_eq!(view.title, "Workshop two");
     let mut seen: Vec<&str> = view.participants.iter().map(|p| p.id.as_str()).collect();
