@@ -178,6 +178,22 @@ impl ServerMsg {
         serde_json::to_string(self).expect("server messages always serialize")
     }
 
+    /// The JSON text of `ServerMsg::Op { room, seq, op }` from the op's own JSON text, so that
+    /// a server that has already encoded the op (to store it) does not encode it again.
+    /// `op_json` must be the output of `serde_json::to_string(&op)`.
+    pub fn op_frame(room: &str, seq: u64, op_json: &str) -> String {
+        let room = serde_json::to_string(room).expect("strings always serialize");
+        let mut out = String::with_capacity(40 + room.len() + op_json.len());
+        out.push_str(r#"{"type":"op","room":"#);
+        out.push_str(&room);
+        out.push_str(r#","seq":"#);
+        out.push_str(&seq.to_string());
+        out.push_str(r#","op":"#);
+        out.push_str(op_json);
+        out.push('}');
+        out
+    }
+
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
         ServerMsg::Error {
             code,

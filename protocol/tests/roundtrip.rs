@@ -428,6 +428,23 @@ fn every_server_variant_round_trips() {
 }
 
 #[test]
+fn an_op_frame_built_from_the_op_text_equals_the_encoded_message() {
+    for (i, op) in all_ops().into_iter().enumerate() {
+        for room in ["room-1", "Team \"Δ\" \\ 1\n"] {
+            let seq = (i as u64) * 1_000_003;
+            let op_json = serde_json::to_string(&op).unwrap();
+            let expected = ServerMsg::Op {
+                room: room.into(),
+                seq,
+                op: op.clone(),
+            }
+            .to_json();
+            assert_eq!(ServerMsg::op_frame(room, seq, &op_json), expected);
+        }
+    }
+}
+
+#[test]
 fn every_command_variant_round_trips() {
     let mut covered = [false; COMMAND_VARIANTS];
     for cmd in all_commands() {
@@ -644,4 +661,25 @@ fn floats_and_out_of_range_integers_do_not_decode() {
         serde_json::from_str::<Value>("-9223372036854775808").unwrap(),
         Value::Int(i64::MIN)
     );
+    for (json, value) in [
+        ("null", Value::Null),
+        ("true", Value::Bool(true)),
+        ("9223372036854775807", Value::Int(i64::MAX)),
+        (
+            r#""a \"quoted\" \u00e9""#,
+            Value::Text("a \"quoted\" é".into()),
+        ),
+    ] {
+        assert_eq!(
+            serde_json::from_str::<Value>(json).unwrap(),
+            value,
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::to_string(&value)
+                .unwrap()
+                .replace("\\u00e9", "é"),
+            json.replace("\\u00e9", "é")
+        );
+    }
 }

@@ -9,13 +9,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use plenary_protocol::{Doc, Op};
 use rusqlite::{params, Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info};
+use tracing::{debug, error, info};
 
-use crate::store::{Loaded, RoomRecord, Store, StoreError, StoredOp, Write, WriteFuture};
+use crate::store::{Dedup, Loaded, RoomRecord, Store, StoreError, StoredOp, Write, WriteFuture};
 
 /// Writes queued for the writer thread. Senders wait when it is full (backpressure).
 const QUEUE: usize = 4_096;
@@ -63,12 +64,13 @@ pub struct SqliteStore {
     _alive: Arc<()>,
 }
 
-/// Commits after which the writer completes a checkpoint when no write is waiting...
-const CHECKPOINT_IDLE_AFTER: usize = 1_024;
+/// Time after which the writer completes a checkpoint when no write is waiting...
+const CHECKPOINT_IDLE_AFTER: Duration = Duration::from_secs(5);
 /// ...and after which it does anyway, so the WAL cannot grow without bound.
-const CHECKPOINT_FORCE_AFTER: usize = 8_192;
-/// How often the background thread copies the WAL into the database.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const CHECKPOINT_FORCE_AFTER: Duration = Duration::from_secs(10);
+/// How often the background thread copies the WAL into the database. Often, so that the
+/// writer's completing checkpoint has little left to copy and sync.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// Background PASSIVE checkpoints until the store is dropped; a failed checkpoint is retried
 /// at the next tick.
@@ -79,10 +81,14 @@ fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
             return;
         }
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::debug!(error = %e, "background checkpoint failed; will retry");
+            debug!(error = %e, "background checkpoint failed; will retry");
         }
     }
 }
+
+/// The schema version this code writes (`PRAGMA user_version`); 0 is the first layout, which
+/// [`migrate_v1`] converts.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS workshops (
@@ -91,22 +97,22 @@ CREATE TABLE IF NOT EXISTS workshops (
     state TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rooms (
+    key INTEGER PRIMARY KEY,
     workshop TEXT NOT NULL,
     room TEXT NOT NULL,
     epoch INTEGER NOT NULL,
     snapshot_seq INTEGER NOT NULL DEFAULT 0,
     snapshot TEXT,
-    PRIMARY KEY (workshop, room)
+    dedup TEXT,
+    UNIQUE (workshop, room)
 );
-CREATE TABLE IF NOT EXISTS ops (
-    workshop TEXT NOT NULL,
-    room TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS log (
+    id INTEGER PRIMARY KEY,
+    room INTEGER NOT NULL,
     seq INTEGER NOT NULL,
-    op_id TEXT NOT NULL,
     participant TEXT NOT NULL,
-    op TEXT NOT NULL,
-    PRIMARY KEY (workshop, room, seq)
-) WITHOUT ROWID;
+    op TEXT NOT NULL
+);
 ";
 
 fn open_connection(path: &Path, options: &Options) -> Result<Connection, StoreError> {
@@ -116,8 +122,7 @@ fn open_connection(path: &Path, options: &Options) -> Result<Connection, StoreEr
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
     )
     .map_err(what)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(what)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(what)?;
     // Reading the journal mode is the first statement that reads the file: a corrupted or
     // foreign file fails here with "file is not a database".
     let mode: String = conn
@@ -151,13 +156,16 @@ impl SqliteStore {
     /// Opens (or creates) `data_dir/plenary.db` and starts the writer thread.
     pub fn open(data_dir: &Path, options: Options) -> Result<Self, StoreError> {
         let path = data_dir.join("plenary.db");
-        let writer = open_connection(&path, &options)?;
-        writer.execute_batch(SCHEMA).map_err(|e| {
+        let mut writer = open_connection(&path, &options)?;
+        prepare_schema(&mut writer).map_err(|e| {
             StoreError(format!(
-                "cannot create the schema in {}: {e}",
-                path.display()
+                "cannot prepare the schema in {}: {}",
+                path.display(),
+                e.0
             ))
         })?;
+        let tracker = Tracker::read(&writer)
+            .map_err(|e| StoreError(format!("reading {}: {e}", path.display())))?;
         // No checkpoint inside a commit that clients wait for: a background thread copies the
         // WAL into the database (PASSIVE, never blocking the writer), and the writer, between
         // batches, finishes the little that is left so the WAL restarts and stays small.
@@ -179,7 +187,7 @@ impl SqliteStore {
 
         std::thread::Builder::new()
             .name("plenary-store".into())
-            .spawn(move || write_loop(writer, rx, h, max_batch))
+            .spawn(move || write_loop(writer, tracker, rx, h, max_batch))
             .map_err(|e| StoreError(format!("cannot start the store thread: {e}")))?;
         info!(path = %path.display(), sync = ?options.sync, "store opened");
         Ok(SqliteStore {
@@ -196,14 +204,197 @@ impl SqliteStore {
     }
 }
 
+/// Creates the schema in a new database, converts a database of the first layout, and refuses
+/// one written by a newer version.
+fn prepare_schema(conn: &mut Connection) -> Result<(), StoreError> {
+    let e = |e: rusqlite::Error| StoreError(e.to_string());
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(e)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError(format!(
+            "the database has schema version {version}, written by a newer Plenary \
+             (this one reads up to {SCHEMA_VERSION})"
+        )));
+    }
+    let v1: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'ops'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(e)?;
+    if version == 0 && v1 {
+        info!("converting the database from schema version 1");
+        return migrate_v1(conn).map_err(e);
+    }
+    let tx = conn.transaction().map_err(e)?;
+    tx.execute_batch(SCHEMA).map_err(e)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(e)?;
+    tx.commit().map_err(e)
+}
+
+/// Converts the first layout (ops keyed by workshop, room and seq, with the op ids of the last
+/// 10,000 ops of each room kept for deduplication) in one transaction: the ops after each
+/// room's snapshot move to `log`, and the ids of the ones before it to the room's `dedup`.
+fn migrate_v1(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "ALTER TABLE rooms RENAME TO rooms_v1;
+         ALTER TABLE ops RENAME TO ops_v1;",
+    )?;
+    tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(
+        "INSERT INTO rooms (workshop, room, epoch, snapshot_seq, snapshot)
+         SELECT workshop, room, epoch, snapshot_seq, snapshot FROM rooms_v1
+         ORDER BY workshop, room;",
+    )?;
+    let rooms: Vec<(i64, String, String, i64)> = tx
+        .prepare("SELECT key, workshop, room, snapshot_seq FROM rooms ORDER BY key")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    {
+        let mut old = tx.prepare(
+            "SELECT seq, op_id, participant, op FROM ops_v1
+             WHERE workshop = ?1 AND room = ?2 ORDER BY seq",
+        )?;
+        let mut insert =
+            tx.prepare("INSERT INTO log (room, seq, participant, op) VALUES (?1, ?2, ?3, ?4)")?;
+        let mut set_dedup = tx.prepare("UPDATE rooms SET dedup = ?1 WHERE key = ?2")?;
+        for (key, workshop, room, snapshot_seq) in rooms {
+            let mut dedup = Vec::new();
+            let rows = old.query_map(params![workshop, room], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            for row in rows {
+                let (seq, op_id, participant, op) = row?;
+                if seq > snapshot_seq {
+                    insert.execute(params![key, seq, participant, op])?;
+                } else {
+                    dedup.push(Dedup {
+                        op_id,
+                        seq: seq as u64,
+                        participant,
+                    });
+                }
+            }
+            let skip = dedup.len().saturating_sub(crate::room::DEDUP_PERSISTED);
+            let json = serde_json::to_string(&dedup[skip..])
+                .map_err(|x| rusqlite::Error::ToSqlConversionFailure(Box::new(x)))?;
+            set_dedup.execute(params![json, key])?;
+        }
+    }
+    tx.execute_batch("DROP TABLE ops_v1; DROP TABLE rooms_v1;")?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()
+}
+
+/// What the writer knows of the log, to drop the ops that every room's snapshot covers.
+///
+/// The log holds the ops of every room in commit order, so that each commit appends to the last
+/// pages of one b-tree instead of touching one page per room; it is read in full only at
+/// start-up. Ops are dropped from its front: everything before the first op that some room's
+/// latest snapshot does not cover.
+#[derive(Debug, Default)]
+struct Tracker {
+    /// Room keys by workshop and room id.
+    keys: HashMap<(Arc<str>, Arc<str>), i64>,
+    /// Rooms with ops after their latest snapshot: the log id of the first such op, and the
+    /// seq of the last op stored.
+    pending: HashMap<i64, (i64, u64)>,
+}
+
+/// Something a transaction did, applied to the [`Tracker`] once it has committed.
+enum Stored {
+    Key((Arc<str>, Arc<str>), i64),
+    Ops { key: i64, first: i64, last_seq: u64 },
+    Snapshot { key: i64, seq: u64 },
+}
+
+impl Tracker {
+    /// Reads the room keys and the ops after each room's snapshot.
+    fn read(conn: &Connection) -> rusqlite::Result<Tracker> {
+        let mut tracker = Tracker::default();
+        let mut stmt = conn.prepare("SELECT key, workshop, room FROM rooms")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (key, workshop, room) = row?;
+            tracker.keys.insert((workshop.into(), room.into()), key);
+        }
+        let mut stmt = conn.prepare(
+            "SELECT l.room, min(l.id), max(l.seq) FROM log l JOIN rooms r ON r.key = l.room
+             WHERE l.seq > r.snapshot_seq GROUP BY l.room",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (key, first, last) = row?;
+            tracker.pending.insert(key, (first, last as u64));
+        }
+        Ok(tracker)
+    }
+
+    fn apply(&mut self, stored: Vec<Stored>) {
+        for s in stored {
+            match s {
+                Stored::Key(k, key) => {
+                    self.keys.insert(k, key);
+                }
+                Stored::Ops {
+                    key,
+                    first,
+                    last_seq,
+                } => {
+                    let entry = self.pending.entry(key).or_insert((first, last_seq));
+                    entry.1 = entry.1.max(last_seq);
+                }
+                Stored::Snapshot { key, seq } => {
+                    if self.pending.get(&key).is_some_and(|p| p.1 <= seq) {
+                        self.pending.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Log ids below this are covered by snapshots.
+    fn trim_below(&self) -> i64 {
+        self.pending.values().map(|p| p.0).min().unwrap_or(i64::MAX)
+    }
+}
+
+/// Commits slower than this are logged (at debug level).
+const SLOW: Duration = Duration::from_millis(10);
+/// How often the writer drops the ops that snapshots cover.
+const TRIM_EVERY: Duration = Duration::from_secs(1);
+
 fn write_loop(
     mut conn: Connection,
+    mut tracker: Tracker,
     mut rx: mpsc::Receiver<Request>,
     healthy: Arc<AtomicBool>,
     max_batch: usize,
 ) {
     let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
-    let mut commits = 0usize;
+    let mut last_checkpoint = Instant::now();
+    let mut last_trim = Instant::now();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < max_batch {
@@ -212,7 +403,12 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        let result = commit(&mut conn, batch.iter().map(|(w, _)| w));
+        let started = Instant::now();
+        let result = commit(&mut conn, &mut tracker, batch.iter().map(|(w, _)| w));
+        let took = started.elapsed();
+        if took > SLOW {
+            debug!(?took, writes = batch.len(), "slow commit");
+        }
         match &result {
             Ok(()) => healthy.store(true, Ordering::Relaxed),
             Err(e) => {
@@ -223,25 +419,73 @@ fn write_loop(
         for (_, reply) in batch.drain(..) {
             let _ = reply.send(result.clone());
         }
-        // Checkpoint between batches, preferably while nothing waits: in the writer thread it
-        // completes (no other writer), so the WAL restarts from its beginning and stays small.
-        commits += 1;
-        if commits >= CHECKPOINT_FORCE_AFTER || (commits >= CHECKPOINT_IDLE_AFTER && rx.is_empty())
-        {
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::debug!(error = %e, "checkpoint failed; will retry");
+        if last_trim.elapsed() >= TRIM_EVERY {
+            let started = Instant::now();
+            match conn
+                .prepare_cached("DELETE FROM log WHERE id < ?1")
+                .and_then(|mut s| s.execute([tracker.trim_below()]))
+            {
+                Ok(ops) => debug!(took = ?started.elapsed(), ops, "log trimmed"),
+                Err(e) => debug!(error = %e, "trimming the log failed; will retry"),
             }
-            commits = 0;
+            last_trim = Instant::now();
+        }
+        // Complete a checkpoint between batches, preferably while nothing waits: in the writer
+        // thread it completes (no other writer), so the WAL restarts from its beginning and
+        // stays bounded. It syncs the database file, which stalls every room for that long,
+        // so it runs every few seconds, not per batch.
+        let since = last_checkpoint.elapsed();
+        if since >= CHECKPOINT_FORCE_AFTER || (since >= CHECKPOINT_IDLE_AFTER && rx.is_empty()) {
+            let started = Instant::now();
+            match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                Ok(()) => debug!(took = ?started.elapsed(), "checkpoint completed"),
+                Err(e) => debug!(error = %e, "checkpoint failed; will retry"),
+            }
+            last_checkpoint = Instant::now();
         }
     }
 }
 
+/// The key of a room, creating its row on its first write.
+fn room_key(
+    tx: &rusqlite::Transaction,
+    tracker: &Tracker,
+    stored: &mut Vec<Stored>,
+    workshop: &Arc<str>,
+    room: &Arc<str>,
+    epoch: u64,
+) -> rusqlite::Result<i64> {
+    let k = (workshop.clone(), room.clone());
+    if let Some(key) = tracker.keys.get(&k) {
+        return Ok(*key);
+    }
+    for s in stored.iter() {
+        if let Stored::Key(staged, key) = s {
+            if *staged == k {
+                return Ok(*key);
+            }
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO rooms (workshop, room, epoch) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![workshop.as_ref(), room.as_ref(), epoch as i64])?;
+    let key = tx
+        .prepare_cached("SELECT key FROM rooms WHERE workshop = ?1 AND room = ?2")?
+        .query_row(params![workshop.as_ref(), room.as_ref()], |r| r.get(0))?;
+    stored.push(Stored::Key(k, key));
+    Ok(key)
+}
+
 fn commit<'a>(
     conn: &mut Connection,
+    tracker: &mut Tracker,
     writes: impl Iterator<Item = &'a Write>,
 ) -> Result<(), StoreError> {
     let e = |e: rusqlite::Error| StoreError(e.to_string());
+    let json = |x: serde_json::Error| StoreError(x.to_string());
     let tx = conn.transaction().map_err(e)?;
+    let mut stored = Vec::new();
     for write in writes {
         match write {
             Write::Ops {
@@ -250,27 +494,25 @@ fn commit<'a>(
                 epoch,
                 ops,
             } => {
-                tx.prepare_cached("INSERT INTO rooms (workshop, room, epoch) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
-                    .and_then(|mut s| s.execute(params![workshop.as_ref(), room.as_ref(), *epoch as i64]))
-                    .map_err(e)?;
+                let key = room_key(&tx, tracker, &mut stored, workshop, room, *epoch).map_err(e)?;
                 let mut insert = tx
                     .prepare_cached(
-                        "INSERT INTO ops (workshop, room, seq, op_id, participant, op) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        "INSERT INTO log (room, seq, participant, op) VALUES (?1, ?2, ?3, ?4)",
                     )
                     .map_err(e)?;
+                let mut first = None;
                 for op in ops {
-                    let json =
-                        serde_json::to_string(&op.op).map_err(|x| StoreError(x.to_string()))?;
                     insert
-                        .execute(params![
-                            workshop.as_ref(),
-                            room.as_ref(),
-                            op.seq as i64,
-                            op.op.id,
-                            op.participant,
-                            json
-                        ])
+                        .execute(params![key, op.seq as i64, op.participant, op.op])
                         .map_err(e)?;
+                    first.get_or_insert(tx.last_insert_rowid());
+                }
+                if let (Some(first), Some(last)) = (first, ops.last()) {
+                    stored.push(Stored::Ops {
+                        key,
+                        first,
+                        last_seq: last.seq,
+                    });
                 }
             }
             Write::Snapshot {
@@ -279,21 +521,30 @@ fn commit<'a>(
                 epoch,
                 seq,
                 doc,
-                keep_from,
+                dedup,
             } => {
+                let dedup = serde_json::to_string(dedup).map_err(json)?;
                 tx.prepare_cached(
-                    "INSERT INTO rooms (workshop, room, epoch, snapshot_seq, snapshot) VALUES (?1, ?2, ?3, ?4, ?5)
+                    "INSERT INTO rooms (workshop, room, epoch, snapshot_seq, snapshot, dedup)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (workshop, room) DO UPDATE SET epoch = excluded.epoch,
-                       snapshot_seq = excluded.snapshot_seq, snapshot = excluded.snapshot
+                       snapshot_seq = excluded.snapshot_seq, snapshot = excluded.snapshot,
+                       dedup = excluded.dedup
                      WHERE excluded.snapshot_seq >= rooms.snapshot_seq",
                 )
-                .and_then(|mut s| s.execute(params![workshop.as_ref(), room.as_ref(), *epoch as i64, *seq as i64, doc]))
+                .and_then(|mut s| {
+                    s.execute(params![
+                        workshop.as_ref(),
+                        room.as_ref(),
+                        *epoch as i64,
+                        *seq as i64,
+                        doc,
+                        dedup
+                    ])
+                })
                 .map_err(e)?;
-                tx.prepare_cached("DELETE FROM ops WHERE workshop = ?1 AND room = ?2 AND seq < ?3")
-                    .and_then(|mut s| {
-                        s.execute(params![workshop.as_ref(), room.as_ref(), *keep_from as i64])
-                    })
-                    .map_err(e)?;
+                let key = room_key(&tx, tracker, &mut stored, workshop, room, *epoch).map_err(e)?;
+                stored.push(Stored::Snapshot { key, seq: *seq });
             }
             Write::Workshop { id, version, state } => {
                 tx.prepare_cached(
@@ -306,7 +557,10 @@ fn commit<'a>(
             }
         }
     }
-    tx.commit().map_err(e)
+    tx.commit().map_err(e)?;
+    // Only what is durable changes what the writer may drop.
+    tracker.apply(stored);
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -335,73 +589,311 @@ impl Store for SqliteStore {
             loaded.workshops.insert(id, (state, HashMap::new()));
         }
         let mut stmt = conn
-            .prepare("SELECT workshop, room, epoch, snapshot_seq, snapshot FROM rooms")
+            .prepare("SELECT key, workshop, room, epoch, snapshot_seq, snapshot, dedup FROM rooms")
             .map_err(e)?;
         let rows = stmt
             .query_map([], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)? as u64,
-                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, i64>(4)? as u64,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
                 ))
             })
             .map_err(e)?;
-        let mut ops_stmt = conn
-            .prepare("SELECT seq, participant, op FROM ops WHERE workshop = ?1 AND room = ?2 ORDER BY seq")
-            .map_err(e)?;
+        // Room key -> (workshop, room, record).
+        let mut records: HashMap<i64, (String, String, RoomRecord)> = HashMap::new();
         for row in rows {
-            let (workshop, room, epoch, snapshot_seq, snapshot) = row.map_err(e)?;
-            let Some((_, rooms)) = loaded.workshops.get_mut(&workshop) else {
+            let (key, workshop, room, epoch, snapshot_seq, snapshot, dedup) = row.map_err(e)?;
+            if !loaded.workshops.contains_key(&workshop) {
                 continue;
+            }
+            let bad = |what: &str, x: serde_json::Error| {
+                StoreError(format!("room {workshop}/{room}: bad {what}: {x}"))
             };
-            let mut doc: Doc = match snapshot {
-                Some(json) => serde_json::from_str(&json).map_err(|x| {
-                    StoreError(format!("room {workshop}/{room}: bad snapshot: {x}"))
-                })?,
+            let doc: Doc = match snapshot {
+                Some(json) => serde_json::from_str(&json).map_err(|x| bad("snapshot", x))?,
                 None => Doc::new(),
             };
-            let mut seq = snapshot_seq;
-            let mut recent = Vec::new();
-            let ops = ops_stmt
-                .query_map(params![workshop, room], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)? as u64,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                })
-                .map_err(e)?;
-            for op in ops {
-                let (op_seq, participant, json) = op.map_err(e)?;
-                let op: Op = serde_json::from_str(&json).map_err(|x| {
-                    StoreError(format!("room {workshop}/{room} seq {op_seq}: bad op: {x}"))
-                })?;
-                if op_seq > seq {
-                    doc.apply(&op);
-                    seq = op_seq;
-                }
-                recent.push(StoredOp {
-                    seq: op_seq,
-                    op,
-                    participant,
-                });
+            let dedup: Vec<Dedup> = match dedup {
+                Some(json) => serde_json::from_str(&json).map_err(|x| bad("dedup", x))?,
+                None => Vec::new(),
+            };
+            let record = RoomRecord {
+                epoch,
+                seq: snapshot_seq,
+                doc,
+                dedup,
+                recent: Vec::new(),
+            };
+            records.insert(key, (workshop, room, record));
+        }
+        let mut stmt = conn
+            .prepare("SELECT room, seq, participant, op FROM log ORDER BY id")
+            .map_err(e)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(e)?;
+        for row in rows {
+            let (key, op_seq, participant, json) = row.map_err(e)?;
+            let Some((workshop, room, record)) = records.get_mut(&key) else {
+                continue;
+            };
+            let op: Op = serde_json::from_str(&json).map_err(|x| {
+                StoreError(format!("room {workshop}/{room} seq {op_seq}: bad op: {x}"))
+            })?;
+            // Ops the snapshot covers may still be here if the process stopped before they
+            // were dropped: they only serve deduplication and catch-up.
+            if op_seq > record.seq {
+                record.doc.apply(&op);
+                record.seq = op_seq;
             }
-            rooms.insert(
-                room,
-                RoomRecord {
-                    epoch,
-                    seq,
-                    doc,
-                    recent,
-                },
-            );
+            record.recent.push(StoredOp {
+                seq: op_seq,
+                op,
+                participant,
+            });
+        }
+        for (_, (workshop, room, record)) in records {
+            if let Some((_, rooms)) = loaded.workshops.get_mut(&workshop) {
+                rooms.insert(room, record);
+            }
         }
         Ok(loaded)
     }
 
     fn ready(&self) -> bool {
         self.healthy.load(Ordering::Relaxed) && !self.tx.is_closed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::EncodedOp;
+    use plenary_protocol::{OpKind, Stamp, Value};
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "plenary-sqlite-{name}-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn note(i: u64) -> Op {
+        Op {
+            id: format!("op-{i}"),
+            stamp: Stamp::new(i, "p1"),
+            kind: OpKind::Create {
+                object: format!("n{i}"),
+                ty: "vision_note".into(),
+                parent: "root".into(),
+                pos: format!("a{i}"),
+                fields: [("text".to_owned(), Value::Text(format!("note {i}")))].into(),
+            },
+        }
+    }
+
+    fn encoded(seq: u64) -> EncodedOp {
+        EncodedOp {
+            seq,
+            participant: "p1".into(),
+            op: serde_json::to_string(&note(seq)).unwrap(),
+        }
+    }
+
+    fn ops(workshop: &str, room: &str, seqs: std::ops::RangeInclusive<u64>) -> Write {
+        Write::Ops {
+            workshop: workshop.into(),
+            room: room.into(),
+            epoch: 7,
+            ops: seqs.map(encoded).collect(),
+        }
+    }
+
+    fn log_rows(dir: &Path) -> Vec<(i64, i64)> {
+        let conn = Connection::open(dir.join("plenary.db")).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT room, seq FROM log ORDER BY id")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        rows
+    }
+
+    #[tokio::test]
+    async fn ops_covered_by_a_snapshot_are_dropped_and_the_room_reloads_from_it() {
+        let dir = temp_dir("trim");
+        let store = SqliteStore::open(&dir, Options::default()).unwrap();
+        store
+            .write(Write::Workshop {
+                id: "w".into(),
+                version: 1,
+                state: "{}".into(),
+            })
+            .await
+            .unwrap();
+        store.write(ops("w", "a", 1..=3)).await.unwrap();
+        store.write(ops("w", "b", 1..=2)).await.unwrap();
+        let mut doc = Doc::new();
+        for i in 1..=3 {
+            doc.apply(&note(i));
+        }
+        let dedup: Vec<Dedup> = (1..=3)
+            .map(|seq| Dedup {
+                op_id: format!("op-{seq}"),
+                seq,
+                participant: "p1".into(),
+            })
+            .collect();
+        store
+            .write(Write::Snapshot {
+                workshop: "w".into(),
+                room: "a".into(),
+                epoch: 7,
+                seq: 3,
+                doc: doc.canonical_json(),
+                dedup: dedup.clone(),
+            })
+            .await
+            .unwrap();
+        store.write(ops("w", "a", 4..=4)).await.unwrap();
+        assert_eq!(
+            log_rows(&dir).len(),
+            6,
+            "nothing dropped before the next trim"
+        );
+        // The writer trims at most once per TRIM_EVERY, after a commit.
+        tokio::time::sleep(TRIM_EVERY + Duration::from_millis(100)).await;
+        store.write(ops("w", "b", 3..=3)).await.unwrap();
+        let rows = log_rows(&dir);
+        let seqs: Vec<i64> = rows.iter().map(|(_, seq)| *seq).collect();
+        assert_eq!(
+            seqs,
+            vec![1, 2, 4, 3],
+            "room a's ops up to its snapshot are gone, room b's (never snapshotted) stay"
+        );
+        drop(store);
+
+        let store = SqliteStore::open(&dir, Options::default()).unwrap();
+        let loaded = store.load().unwrap();
+        let rooms = &loaded.workshops["w"].1;
+        let a = &rooms["a"];
+        assert_eq!((a.epoch, a.seq), (7, 4));
+        assert_eq!(a.dedup, dedup);
+        assert_eq!(a.recent.iter().map(|o| o.seq).collect::<Vec<_>>(), vec![4]);
+        let mut expected = doc.clone();
+        expected.apply(&note(4));
+        assert_eq!(a.doc.canonical_json(), expected.canonical_json());
+        let b = &rooms["b"];
+        assert_eq!(b.seq, 3);
+        assert_eq!(b.recent.len(), 3);
+        assert_eq!(b.doc.objects.len(), 3);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_database_of_the_first_layout_is_converted_without_loss() {
+        let dir = temp_dir("migrate");
+        {
+            let conn = Connection::open(dir.join("plenary.db")).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE workshops (id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+                    state TEXT NOT NULL);
+                 CREATE TABLE rooms (workshop TEXT NOT NULL, room TEXT NOT NULL,
+                    epoch INTEGER NOT NULL, snapshot_seq INTEGER NOT NULL DEFAULT 0,
+                    snapshot TEXT, PRIMARY KEY (workshop, room));
+                 CREATE TABLE ops (workshop TEXT NOT NULL, room TEXT NOT NULL,
+                    seq INTEGER NOT NULL, op_id TEXT NOT NULL, participant TEXT NOT NULL,
+                    op TEXT NOT NULL, PRIMARY KEY (workshop, room, seq)) WITHOUT ROWID;
+                 INSERT INTO workshops VALUES ('w', 3, '{}');",
+            )
+            .unwrap();
+            let mut snap = Doc::new();
+            snap.apply(&note(1));
+            snap.apply(&note(2));
+            conn.execute(
+                "INSERT INTO rooms VALUES ('w', 'a', 11, 2, ?1), ('w', 'b', 12, 0, NULL)",
+                [snap.canonical_json()],
+            )
+            .unwrap();
+            for (room, seq) in [("a", 1), ("a", 2), ("a", 3), ("b", 1)] {
+                conn.execute(
+                    "INSERT INTO ops VALUES ('w', ?1, ?2, ?3, 'p1', ?4)",
+                    params![
+                        room,
+                        seq,
+                        format!("op-{seq}"),
+                        serde_json::to_string(&note(seq as u64)).unwrap()
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&dir, Options::default()).unwrap();
+        let loaded = store.load().unwrap();
+        let rooms = &loaded.workshops["w"].1;
+        let a = &rooms["a"];
+        assert_eq!((a.epoch, a.seq, a.doc.objects.len()), (11, 3, 3));
+        assert_eq!(
+            a.dedup.iter().map(|d| d.op_id.as_str()).collect::<Vec<_>>(),
+            vec!["op-1", "op-2"],
+            "the ids the first layout kept for deduplication move to the room"
+        );
+        assert_eq!(a.recent.iter().map(|o| o.seq).collect::<Vec<_>>(), vec![3]);
+        let b = &rooms["b"];
+        assert_eq!((b.epoch, b.seq, b.doc.objects.len()), (12, 1, 1));
+        // New writes go on from there, and the old tables are gone.
+        store.write(ops("w", "b", 2..=2)).await.unwrap();
+        drop(store);
+        let conn = Connection::open(dir.join("plenary.db")).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(tables, vec!["log", "rooms", "workshops"]);
+        drop(conn);
+        let store = SqliteStore::open(&dir, Options::default()).unwrap();
+        assert_eq!(store.load().unwrap().workshops["w"].1["b"].seq, 2);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_database_from_a_newer_version_is_refused() {
+        let dir = temp_dir("newer");
+        Connection::open(dir.join("plenary.db"))
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let err = SqliteStore::open(&dir, Options::default())
+            .err()
+            .expect("refused");
+        assert!(err.0.contains("newer Plenary"), "{}", err.0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

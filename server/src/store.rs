@@ -22,6 +22,23 @@ pub struct StoredOp {
     pub participant: String,
 }
 
+/// An op as written: its seq, who sent it, and its JSON text (encoded once, by the room, which
+/// also builds the broadcast frame from it).
+#[derive(Debug, Clone)]
+pub struct EncodedOp {
+    pub seq: u64,
+    pub participant: String,
+    pub op: String,
+}
+
+/// An op id a room remembers, to acknowledge a resend instead of ordering it twice.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Dedup {
+    pub op_id: String,
+    pub seq: u64,
+    pub participant: String,
+}
+
 /// A write. Writes are applied in the order they are issued; one writer batches the writes that
 /// arrive together into one transaction (group commit).
 #[derive(Debug, Clone)]
@@ -31,16 +48,17 @@ pub enum Write {
         workshop: Arc<str>,
         room: Arc<str>,
         epoch: u64,
-        ops: Vec<StoredOp>,
+        ops: Vec<EncodedOp>,
     },
-    /// A room's document at `seq`; ops below `keep_from` are trimmed in the same transaction.
+    /// A room's document at `seq`, with the op ids to keep deduplicating after a restart. The
+    /// store may drop the room's ops up to `seq` once this is committed.
     Snapshot {
         workshop: Arc<str>,
         room: Arc<str>,
         epoch: u64,
         seq: u64,
         doc: String,
-        keep_from: u64,
+        dedup: Vec<Dedup>,
     },
     /// A workshop's state (everything but the room documents), newer `version`s win.
     Workshop {
@@ -57,6 +75,8 @@ pub struct RoomRecord {
     /// The seq the document reflects (the snapshot's seq plus the tail applied).
     pub seq: u64,
     pub doc: Doc,
+    /// Op ids remembered with the snapshot, oldest first.
+    pub dedup: Vec<Dedup>,
     /// The retained ops, ascending: the recent history, for catch-up and deduplication.
     pub recent: Vec<StoredOp>,
 }

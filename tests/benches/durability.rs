@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use plenary_protocol::workshop::Command;
 use plenary_protocol::{ClientMsg, Op, OpKind, ResumePoint, ServerMsg, Stamp, Value};
 use plenary_server::sqlite::{Options, SqliteStore, Sync};
-use plenary_server::store::{Store, StoredOp, Write};
+use plenary_server::store::{EncodedOp, Store, Write};
 use plenary_tests::{create, temp_dir, text, Client, TestServer};
 
 const RUNS: usize = 5;
@@ -67,9 +67,9 @@ async fn commit_rate(sync: Sync, max_batch: usize, rooms: usize, per_room: u64) 
                     workshop: "w".into(),
                     room: room.clone(),
                     epoch: 1,
-                    ops: vec![StoredOp {
+                    ops: vec![EncodedOp {
                         seq: i + 1,
-                        op: note(i),
+                        op: serde_json::to_string(&note(i)).unwrap(),
                         participant: "p".into(),
                     }],
                 };

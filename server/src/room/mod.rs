@@ -17,16 +17,19 @@ use tracing::{debug, warn};
 mod shared;
 
 use crate::outbox::Outbox;
-use crate::store::{RoomRecord, Store, StoredOp, Write};
+use crate::store::{Dedup, EncodedOp, RoomRecord, Store, StoredOp, Write};
 use crate::workshop::Workshop;
 
 /// Ops kept in memory for catch-up. A client further behind gets a snapshot.
 pub const CATCHUP_MAX_OPS: usize = 1_000;
 /// Bytes of broadcast frames kept for catch-up.
 pub const CATCHUP_MAX_BYTES: usize = 1024 * 1024;
-/// Op ids remembered per room (in memory and in the store) so that a resent op is acknowledged
-/// once, not applied twice, also across a restart.
+/// Op ids remembered per room in memory, so that a resent op is acknowledged once, not
+/// applied twice.
 pub const DEDUP_OP_IDS: usize = 10_000;
+/// Op ids stored with each snapshot, so that deduplication also holds across a restart: after
+/// one, a room remembers these plus the ids of every op stored since that snapshot.
+pub const DEDUP_PERSISTED: usize = 1_000;
 /// A snapshot is written after this many ops...
 pub const SNAPSHOT_EVERY_OPS: u64 = 1_000;
 /// ...or this long after the last one, if anything changed.
@@ -179,6 +182,9 @@ pub fn spawn(
         remote_members: Vec::new(),
         shared: redis.map(|r| shared::SharedRoom::new(r, &workshop.id, &id)),
     };
+    for d in record.dedup {
+        room.remember(d.op_id, d.seq, d.participant);
+    }
     for stored in record.recent {
         room.remember(stored.op.id.clone(), stored.seq, stored.participant);
         let frame = ServerMsg::Op {
@@ -254,8 +260,25 @@ impl Room {
         debug!(room = %self.id, seq = self.seq, "room actor stopped");
     }
 
-    /// Writes the document at the current seq and trims the log behind it, keeping the op ids
-    /// of the dedup window. A failed snapshot loses nothing: the log is only trimmed with it.
+    /// The most recent op ids (at most [`DEDUP_PERSISTED`]), oldest first, to store with a
+    /// snapshot.
+    fn dedup_window(&self) -> Vec<Dedup> {
+        let skip = self.op_order.len().saturating_sub(DEDUP_PERSISTED);
+        self.op_order
+            .iter()
+            .skip(skip)
+            .filter_map(|id| {
+                self.op_ids.get(id).map(|(seq, participant)| Dedup {
+                    op_id: id.clone(),
+                    seq: *seq,
+                    participant: participant.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Writes the document at the current seq with the recent op ids; the store may then drop
+    /// the ops it covers. A failed snapshot loses nothing: the ops are only dropped after one.
     async fn snapshot(&mut self) {
         let write = Write::Snapshot {
             workshop: self.workshop_id.clone(),
@@ -263,7 +286,7 @@ impl Room {
             epoch: self.epoch,
             seq: self.seq,
             doc: self.doc.canonical_json(),
-            keep_from: self.seq.saturating_sub(DEDUP_OP_IDS as u64) + 1,
+            dedup: self.dedup_window(),
         };
         match self.store.write(write).await {
             Ok(()) => self.snapshot_seq = self.seq,
@@ -420,17 +443,31 @@ impl Room {
     /// fails, nothing of the batch is acknowledged or kept: the room rolls back and every op in
     /// it is rejected with `unavailable`, so the client can resend it later.
     async fn commit(&mut self, committed: &mut Vec<StoredOp>, outcomes: &mut Vec<Outcome>) {
+        // Each op is encoded once: the stored text, and the broadcast frame built around it.
+        let mut frames = Vec::with_capacity(committed.len());
         if !committed.is_empty() {
+            let mut encoded = Vec::with_capacity(committed.len());
+            for stored in committed.iter() {
+                let op = serde_json::to_string(&stored.op).expect("ops always serialize");
+                let frame: Utf8Bytes = ServerMsg::op_frame(&self.id, stored.seq, &op).into();
+                frames.push((stored.seq, frame));
+                encoded.push(EncodedOp {
+                    seq: stored.seq,
+                    participant: stored.participant.clone(),
+                    op,
+                });
+            }
             let write = Write::Ops {
                 workshop: self.workshop_id.clone(),
                 room: self.id.clone(),
                 epoch: self.epoch,
-                ops: committed.clone(),
+                ops: encoded,
             };
             if let Err(e) = self.store.write(write).await {
                 warn!(room = %self.id, error = %e, "storing ops failed; batch rolled back");
                 self.roll_back(committed);
                 committed.clear();
+                frames.clear();
                 for outcome in outcomes.iter_mut() {
                     if let Outcome::Applied { conn, op_id, .. } = outcome {
                         *outcome = Outcome::Rejected {
@@ -443,37 +480,29 @@ impl Room {
                 }
             }
         }
+        committed.clear();
         self.undo.clear();
         self.batch_start = (self.doc.clock, self.seq);
         // Acks and broadcasts go out strictly in seq order, whoever sent the op (a client, or
         // the server seeding a template); then the rejects and duplicate acks.
-        let mut senders: HashMap<u64, ConnId> = HashMap::new();
-        for outcome in outcomes.iter() {
-            if let Outcome::Applied { conn, seq, .. } = outcome {
-                senders.insert(*seq, *conn);
+        let mut senders: HashMap<u64, (ConnId, String)> = HashMap::new();
+        for outcome in outcomes.iter_mut() {
+            if let Outcome::Applied { conn, seq, op_id } = outcome {
+                senders.insert(*seq, (*conn, std::mem::take(op_id)));
             }
         }
-        for stored in committed.drain(..) {
-            let seq = stored.seq;
-            let op_id = stored.op.id.clone();
-            let frame: Utf8Bytes = ServerMsg::Op {
-                room: self.id.to_string(),
-                seq,
-                op: stored.op,
-            }
-            .to_json()
-            .into();
+        for (seq, frame) in frames {
             self.push_log(seq, frame.clone());
-            let sender = senders.get(&seq).copied();
-            if let Some(conn) = sender {
+            let sender = senders.remove(&seq);
+            if let Some((conn, op_id)) = &sender {
                 let ack = ServerMsg::Ack {
                     room: self.id.to_string(),
-                    op_id,
+                    op_id: op_id.clone(),
                     seq,
                 };
-                self.send_to(conn, ack.to_json().into());
+                self.send_to(*conn, ack.to_json().into());
             }
-            self.broadcast_except(sender, &frame);
+            self.broadcast_except(sender.map(|(conn, _)| conn), &frame);
         }
         for outcome in outcomes.drain(..) {
             match outcome {

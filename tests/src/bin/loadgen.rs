@@ -2,7 +2,8 @@
 //! --duration S --server-pid PID --json]`: simulated workshops over real WebSockets.
 //!
 //! Modes: `workshop` (a fixed rate for a duration), `stepup` (double the rate every step until
-//! p99 > 50 ms or any loss; the last good step is reported), `idle` (open `--connections`
+//! p99 > 50 ms or any loss, then bisect `--refine` times between the last good and the first
+//! bad rate; the fastest good step is reported), `idle` (open `--connections`
 //! idle connections and report server RSS per connection).
 
 use std::time::Duration;
@@ -37,9 +38,12 @@ struct Args {
     /// Seconds per measured phase (per step in stepup).
     #[arg(long, default_value_t = 60)]
     duration: u64,
-    /// Most steps in stepup.
+    /// Most doubling steps in stepup.
     #[arg(long, default_value_t = 10)]
     steps: usize,
+    /// Bisection steps in stepup between the last good and the first bad rate.
+    #[arg(long, default_value_t = 3)]
+    refine: usize,
     /// Idle connections to open in idle mode.
     #[arg(long, default_value_t = 10_000)]
     connections: usize,
@@ -67,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
         Mode::Workshop => load::workshop(config).await?,
         Mode::Idle => load::idle(config, args.connections).await?,
         Mode::Stepup => {
-            let steps = load::stepup(config, args.steps).await?;
+            let steps = load::stepup(config, args.steps, args.refine).await?;
             if !args.json {
                 for s in &steps {
                     s.print_text();
@@ -75,8 +79,8 @@ async fn main() -> anyhow::Result<()> {
             }
             let good = steps
                 .iter()
-                .rev()
-                .find(|s| s.p99_ms <= 50.0 && s.lost == 0 && s.errors == 0 && s.duplicates == 0)
+                .filter(|s| load::step_ok(s))
+                .max_by(|a, b| a.rate.total_cmp(&b.rate))
                 .cloned();
             match good {
                 Some(mut last_good) => {

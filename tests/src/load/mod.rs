@@ -439,21 +439,48 @@ pub async fn workshop(config: LoadConfig) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// `stepup` mode: double the rate every phase until p99 > 50 ms or anything is lost; returns
-/// every step, the last good one marked by the caller.
-pub async fn stepup(config: LoadConfig, max_steps: usize) -> anyhow::Result<Vec<Report>> {
+/// Whether a step passed: p99 at most 50 ms and nothing lost, duplicated or refused.
+pub fn step_ok(report: &Report) -> bool {
+    report.p99_ms <= 50.0 && report.lost == 0 && report.errors == 0 && report.duplicates == 0
+}
+
+/// `stepup` mode: double the rate every phase until p99 > 50 ms or anything is lost, then
+/// bisect `refine` times between the last good and the first bad rate (so that the result is
+/// within 2^-refine of the failing rate rather than a factor of 2); returns every step, in the
+/// order run. The best good step is picked by the caller.
+pub async fn stepup(
+    config: LoadConfig,
+    max_steps: usize,
+    refine: usize,
+) -> anyhow::Result<Vec<Report>> {
     let mut rate = config.rate;
     let mut load = Load::connect(config).await?;
     let mut steps = Vec::new();
+    let mut bad_rate = None;
     for _ in 0..max_steps {
         let report = load.phase("stepup", rate).await;
-        let bad =
-            report.p99_ms > 50.0 || report.lost > 0 || report.errors > 0 || report.duplicates > 0;
+        let ok = step_ok(&report);
         steps.push(report);
-        if bad {
+        if !ok {
+            bad_rate = Some(rate);
             break;
         }
         rate *= 2.0;
+    }
+    if let Some(mut bad) = bad_rate {
+        let mut good = bad / 2.0;
+        for _ in 0..refine {
+            // An overloaded step leaves queues behind: let them drain before measuring again.
+            tokio::time::sleep(DRAIN).await;
+            let mid = (good + bad) / 2.0;
+            let report = load.phase("stepup", mid).await;
+            if step_ok(&report) {
+                good = mid;
+            } else {
+                bad = mid;
+            }
+            steps.push(report);
+        }
     }
     load.close().await;
     Ok(steps)
