@@ -112,6 +112,17 @@ fn bench_encode(c: &mut Criterion) {
     group.bench_function("encode_broadcast_op", |b| {
         b.iter(|| black_box(&msg).to_json());
     });
+    let ServerMsg::Op { op, .. } = &msg else {
+        unreachable!()
+    };
+    let incoming = plenary_protocol::ClientMsg::Op {
+        room: "breakout-3".into(),
+        op: op.clone(),
+    };
+    let text = serde_json::to_string(&incoming).unwrap();
+    group.bench_function("decode_client_op", |b| {
+        b.iter(|| plenary_protocol::decode_client(black_box(&text)).unwrap());
+    });
     group.finish();
 }
 

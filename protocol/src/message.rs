@@ -221,6 +221,9 @@ pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
     const KNOWN: &[&str] = &[
         "hello", "join", "leave", "op", "presence", "command", "ping",
     ];
+    if let Some(msg) = fast::decode_op(text) {
+        return Ok(msg);
+    }
     let e = match serde_json::from_str::<ClientMsg>(text) {
         Ok(msg) => return Ok(msg),
         Err(e) => e,
@@ -253,5 +256,102 @@ pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
                 req: if is("command") { get(&["req"]) } else { None },
             })
         }
+    }
+}
+
+/// A faster decoding of well-formed `op` messages, the bulk of the traffic. serde's derived
+/// decoding of internally tagged enums (`type`, `action`) and of a flattened field buffers the
+/// whole message into an intermediate tree first, which was most of the cost of a decode. This
+/// path reads the same JSON into plain structs and builds the same [`ClientMsg`]; whenever it
+/// cannot (another message type, a missing or mistyped field, anything unusual) it gives up and
+/// the derived decoding decides, and words any error.
+mod fast {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer};
+
+    use super::ClientMsg;
+    use crate::op::{Op, OpKind};
+    use crate::value::{Stamp, Value};
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Type {
+        Op,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Action {
+        Create,
+        Set,
+        Delete,
+        Move,
+    }
+
+    #[derive(Deserialize)]
+    struct OpMsg {
+        #[serde(rename = "type")]
+        _ty: Type,
+        room: String,
+        op: RawOp,
+    }
+
+    /// Every field any action has; presence is checked per action.
+    #[derive(Deserialize)]
+    struct RawOp {
+        id: String,
+        stamp: Stamp,
+        action: Action,
+        object: String,
+        #[serde(default, rename = "type", deserialize_with = "present")]
+        ty: Option<String>,
+        #[serde(default, deserialize_with = "present")]
+        parent: Option<String>,
+        #[serde(default, deserialize_with = "present")]
+        pos: Option<String>,
+        #[serde(default, deserialize_with = "present")]
+        fields: Option<BTreeMap<String, Value>>,
+    }
+
+    /// `Some` for a present field, whatever its value (a JSON `null` is decoded as `T`, and so
+    /// refused where `T` refuses it, as the derived decoding does); `None` only when absent.
+    fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        T::deserialize(d).map(Some)
+    }
+
+    pub(super) fn decode_op(text: &str) -> Option<ClientMsg> {
+        let msg: OpMsg = serde_json::from_str(text).ok()?;
+        let raw = msg.op;
+        let object = raw.object;
+        let kind = match raw.action {
+            Action::Create => OpKind::Create {
+                object,
+                ty: raw.ty?,
+                parent: raw.parent?,
+                pos: raw.pos?,
+                fields: raw.fields.unwrap_or_default(),
+            },
+            Action::Set => OpKind::Set {
+                object,
+                fields: raw.fields?,
+            },
+            Action::Delete => OpKind::Delete { object },
+            Action::Move => OpKind::Move {
+                object,
+                parent: raw.parent?,
+                pos: raw.pos?,
+            },
+        };
+        Some(ClientMsg::Op {
+            room: msg.room,
+            op: Op {
+                id: raw.id,
+                stamp: raw.stamp,
+                kind,
+            },
+        })
     }
 }

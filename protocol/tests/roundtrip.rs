@@ -683,3 +683,74 @@ fn floats_and_out_of_range_integers_do_not_decode() {
         );
     }
 }
+
+/// `decode_client` takes a faster path for well-formed `op` messages; it must decide exactly as
+/// the derived decoding does, for valid and invalid messages alike.
+#[test]
+fn the_fast_op_decoding_agrees_with_the_derived_one() {
+    let mut corpus: Vec<String> = all_ops()
+        .into_iter()
+        .map(|op| {
+            serde_json::to_string(&ClientMsg::Op {
+                room: "room-1".into(),
+                op,
+            })
+            .unwrap()
+        })
+        .collect();
+    let stamp = r#""stamp":{"clock":3,"client":"p"}"#;
+    for body in [
+        r#""action":"create","object":"x","type":"backlog_item","parent":"root","pos":"a0""#,
+        r#""action":"create","object":"x","type":"backlog_item","parent":"root""#,
+        r#""action":"create","object":"x","type":"backlog_item","parent":"root","pos":"a0","fields":null"#,
+        r#""action":"create","object":"x","type":"backlog_item","parent":"root","pos":"a0","fields":{"title":"t","n":1,"b":false,"z":null}"#,
+        r#""action":"create","object":"x","type":7,"parent":"root","pos":"a0""#,
+        r#""action":"set","object":"x""#,
+        r#""action":"set","object":"x","fields":{}"#,
+        r#""action":"set","object":"x","fields":{"v":1.5}"#,
+        r#""action":"set","object":"x","fields":{"v":[1]}"#,
+        r#""action":"set","object":"x","fields":{"v":"a","v":"b"}"#,
+        r#""action":"set","object":"x","fields":{"v":"a"},"pos":5"#,
+        r#""action":"delete","object":"x""#,
+        r#""action":"delete","object":"x","parent":5,"fields":"no""#,
+        r#""action":"delete""#,
+        r#""action":"move","object":"x","parent":"root","pos":"a1""#,
+        r#""action":"move","object":"x","pos":"a1""#,
+        r#""action":"move","object":"x","parent":null,"pos":"a1""#,
+        r#""action":"rename","object":"x""#,
+        r#""action":"delete","object":"x","action":"delete""#,
+        r#""act\u0069on":"delete","object":"x","extra":{"deep":[1,2,{"k":null}]}"#,
+    ] {
+        corpus.push(format!(
+            r#"{{"type":"op","room":"r","op":{{"id":"o1",{stamp},{body}}}}}"#
+        ));
+        corpus.push(format!(
+            r#"{{"op":{{{body},{stamp},"id":"o1"}},"room":"r","type":"op"}}"#
+        ));
+    }
+    corpus.extend(
+        [
+            r#"{"type":"op","room":"r"}"#,
+            r#"{"type":"op","room":5,"op":{"id":"o","stamp":{"clock":1,"client":"c"},"action":"delete","object":"x"}}"#,
+            r#"{"type":"op","room":"r","room":"s","op":{"id":"o","stamp":{"clock":1,"client":"c"},"action":"delete","object":"x"}}"#,
+            r#"{"type":"op","room":"r","op":{"id":"o","stamp":{"clock":-1,"client":"c"},"action":"delete","object":"x"}}"#,
+            r#"{"type":"op","room":"r","op":{"id":"o","stamp":{"clock":1},"action":"delete","object":"x"}}"#,
+            r#"{"type":"join","room":"r","op":{"id":"o","stamp":{"clock":1,"client":"c"},"action":"delete","object":"x"}}"#,
+            r#"{"type":"OP","room":"r","op":{"id":"o","stamp":{"clock":1,"client":"c"},"action":"delete","object":"x"}}"#,
+            r#"{"type":"op","room":"r","op":{"id":"o","stamp":{"clock":1,"client":"c"},"action":"delete","object":"x"}} "#,
+            r#"{"type":"op","room":"r","op":{"id":"o","stamp":{"clock":1,"client":"c"},"action":"delete","object":"x"}}x"#,
+        ]
+        .map(str::to_owned),
+    );
+    let mut accepted = 0;
+    for text in &corpus {
+        let derived = serde_json::from_str::<ClientMsg>(text).ok();
+        let decoded = decode_client(text).ok();
+        assert_eq!(decoded, derived, "{text}");
+        accepted += usize::from(decoded.is_some());
+    }
+    assert!(
+        accepted >= 20,
+        "the corpus exercises both outcomes: {accepted} accepted"
+    );
+}

@@ -113,7 +113,9 @@ async fn serve(socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) 
         gone.clone(),
     ));
 
-    if let Some((workshop, participant, resume)) = hello(&app, &mut stream, &outbox).await {
+    // The hello's future is boxed so that its size is not carried for the connection's life.
+    if let Some((workshop, participant, resume)) = Box::pin(hello(&app, &mut stream, &outbox)).await
+    {
         let conn = app.next_conn_id();
         let session = format!("s-{conn}-{}", random_id(6));
         debug!(%session, participant = %participant.id, "connected");
@@ -137,7 +139,7 @@ async fn serve(socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) 
             }
         });
         for point in resume {
-            c.join(point.room, Some((point.epoch, point.seq))).await;
+            Box::pin(c.join(point.room, Some((point.epoch, point.seq)))).await;
         }
         c.read_loop(&mut stream, &gone).await;
         workshop.detach(conn).await;
@@ -280,7 +282,8 @@ async fn write_loop(
 ) {
     let mut ping = tokio::time::interval(ping_every);
     ping.tick().await;
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    // Grows to the largest batch seen; not allocated up front (idle connections are many).
+    let mut batch = Vec::new();
     'outer: loop {
         tokio::select! {
             frame = outbox.pop() => {
@@ -368,32 +371,46 @@ impl Connection {
     async fn read_loop(&mut self, stream: &mut SplitStream<WebSocket>, gone: &CancellationToken) {
         let shutdown = self.app.0.shutdown.clone();
         let heartbeat = self.app.0.config.heartbeat_timeout();
+        // One timer, moved on only when it fires early (not re-armed per message), and the
+        // cancellation futures made once: per message they cost a timer-wheel insert and
+        // removal and two waiter-list registrations.
+        let mut last_seen = Instant::now();
+        let deadline = tokio::time::sleep(heartbeat);
+        let gone = gone.cancelled();
+        let shutdown = shutdown.cancelled();
+        tokio::pin!(deadline, gone, shutdown);
         loop {
             let next = tokio::select! {
-                next = timeout(heartbeat, stream.next()) => next,
-                _ = gone.cancelled() => return,
-                _ = shutdown.cancelled() => {
-                    self.send(ServerMsg::Reconnect { reason: "server restarting".into(), retry_ms: 1_000 });
-                    self.outbox.close(close::RESTART, "server restarting");
-                    return;
-                }
-            };
-            let message = match next {
-                Err(_) => {
+                next = stream.next() => next,
+                () = &mut deadline => {
+                    let due = last_seen + heartbeat;
+                    if Instant::now() < due {
+                        deadline.as_mut().reset(due);
+                        continue;
+                    }
                     info!(participant = %self.participant.id, "heartbeat timeout");
                     self.outbox
                         .close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
                     return;
                 }
-                Ok(None) => return,
-                Ok(Some(Err(e))) => {
+                () = &mut gone => return,
+                () = &mut shutdown => {
+                    self.send(ServerMsg::Reconnect { reason: "server restarting".into(), retry_ms: 1_000 });
+                    self.outbox.close(close::RESTART, "server restarting");
+                    return;
+                }
+            };
+            last_seen = Instant::now();
+            let message = match next {
+                None => return,
+                Some(Err(e)) => {
                     if is_too_big(&e) {
                         self.outbox.close(close::TOO_BIG, "message too big");
                     }
                     debug!(error = %e, "socket error");
                     return;
                 }
-                Ok(Some(Ok(m))) => m,
+                Some(Ok(m)) => m,
             };
             match message {
                 Message::Text(text) => {
@@ -449,7 +466,7 @@ impl Connection {
             ClientMsg::Hello { .. } => {
                 self.error(ErrorCode::AlreadyHello, "hello was already received", None)
             }
-            ClientMsg::Join { room, epoch, seq } => self.join(room, epoch.zip(seq)).await,
+            ClientMsg::Join { room, epoch, seq } => Box::pin(self.join(room, epoch.zip(seq))).await,
             ClientMsg::Leave { room } => match self.workshop.record_leave(self.conn, &room) {
                 Some(handle) => {
                     self.rooms.remove(&room);
@@ -506,7 +523,9 @@ impl Connection {
                 }
             }
             ClientMsg::Command { req, command } => {
-                match self.workshop.command(&self.participant.id, command).await {
+                // Boxed: a command's future is large, and inline it would enlarge every idle
+                // connection's task (see the idle figures in docs/BENCHMARKS.md).
+                match Box::pin(self.workshop.command(&self.participant.id, command)).await {
                     Ok(()) => self.send(ServerMsg::Done { req }),
                     Err(r) => self.error(r.code, r.message, req),
                 }

@@ -183,10 +183,17 @@ pub enum Ended {
     Error(String),
 }
 
+/// WebSocket settings of the test and load clients. tungstenite zero-fills its whole read
+/// buffer before every read: at the default 128 KiB that was a third of the load generator's CPU
+/// (`memset` in its profile), taken from the server it shares the machine with.
+pub fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096)
+}
+
 impl Client {
     /// Opens a WebSocket without saying hello.
     pub async fn raw(url: &str) -> anyhow::Result<Ws> {
-        let (ws, _) = tokio_tungstenite::connect_async(url)
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), false)
             .await
             .context("connect")?;
         Ok(ws)

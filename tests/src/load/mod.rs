@@ -230,7 +230,12 @@ impl Load {
         for room in 0..self.config.rooms {
             for i in 0..self.config.per_room {
                 let url = format!("{base}/ws?room={room}");
-                let (ws, _) = tokio_tungstenite::connect_async(&url).await?;
+                let (ws, _) = tokio_tungstenite::connect_async_with_config(
+                    &url,
+                    Some(crate::ws_config()),
+                    false,
+                )
+                .await?;
                 let index = self.attendees.len() as u32;
                 let participant = format!("p-relay{room}x{i}");
                 self.spawn_stream(
@@ -366,12 +371,14 @@ impl Load {
             .rate_bits
             .store(rate.to_bits(), Ordering::Relaxed);
         let before = self.config.server_pid.and_then(ProcSample::read);
+        let me_before = ProcSample::read(std::process::id());
         let started = Instant::now();
         self.control.sending.store(true, Ordering::SeqCst);
         tokio::time::sleep(self.config.duration).await;
         self.control.sending.store(false, Ordering::SeqCst);
         let elapsed = started.elapsed();
         let after = self.config.server_pid.and_then(ProcSample::read);
+        let me_after = ProcSample::read(std::process::id());
         // Let the last ops arrive, then count.
         tokio::time::sleep(DRAIN).await;
         let mut peer = histogram();
@@ -406,6 +413,9 @@ impl Load {
         if let (Some(b), Some(a)) = (before, after) {
             report.server_cpu_pct = Some(b.cpu_pct(&a));
             report.server_rss_mib = Some(a.peak_rss_kib as f64 / 1024.0);
+        }
+        if let (Some(b), Some(a)) = (me_before, me_after) {
+            report.loadgen_cpu_pct = Some(b.cpu_pct(&a));
         }
         report
     }

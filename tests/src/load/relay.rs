@@ -45,7 +45,10 @@ async fn connection(tcp: TcpStream, id: u64, rooms: Rooms, dropped: Arc<AtomicU6
             .to_owned();
         Ok(res)
     };
-    let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await else {
+    // Small buffers, as Plenary's: tungstenite zero-fills its read buffer before every read.
+    let config = crate::ws_config();
+    let Ok(ws) = tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(config)).await
+    else {
         return;
     };
     let (mut sink, mut stream) = ws.split();

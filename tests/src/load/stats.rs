@@ -117,6 +117,8 @@ pub struct Report {
     pub errors: u64,
     pub server_cpu_pct: Option<f64>,
     pub server_rss_mib: Option<f64>,
+    /// The load generator's own CPU over the phase: it shares the machine with the server.
+    pub loadgen_cpu_pct: Option<f64>,
     /// Idle mode: connections opened and server RSS per connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connections: Option<usize>,
@@ -151,6 +153,9 @@ impl Report {
         );
         if let (Some(cpu), Some(rss)) = (self.server_cpu_pct, self.server_rss_mib) {
             println!("  server cpu={cpu:.0}% peak rss={rss:.1}MiB");
+        }
+        if let Some(cpu) = self.loadgen_cpu_pct {
+            println!("  loadgen cpu={cpu:.0}%");
         }
         if let (Some(n), Some(per)) = (self.connections, self.rss_per_connection_kib) {
             println!("  connections={n} rss/connection={per:.1}KiB");
