@@ -269,40 +269,30 @@ mod fast {
     use std::collections::BTreeMap;
 
     use serde::{Deserialize, Deserializer};
+    use serde_json::value::RawValue;
 
     use super::ClientMsg;
     use crate::op::{Op, OpKind};
     use crate::value::{Stamp, Value};
 
+    /// Tags are read as plain strings (an escaped one fails to borrow and falls back), and both
+    /// levels must be JSON objects: serde would also fill these structs from an array, and a
+    /// unit enum from `{"op": null}`, which the derived decoding refuses.
     #[derive(Deserialize)]
-    #[serde(rename_all = "snake_case")]
-    enum Type {
-        Op,
-    }
-
-    #[derive(Deserialize)]
-    #[serde(rename_all = "snake_case")]
-    enum Action {
-        Create,
-        Set,
-        Delete,
-        Move,
-    }
-
-    #[derive(Deserialize)]
-    struct OpMsg {
+    struct OpMsg<'a> {
         #[serde(rename = "type")]
-        _ty: Type,
+        ty: &'a str,
         room: String,
-        op: RawOp,
+        #[serde(borrow)]
+        op: &'a RawValue,
     }
 
     /// Every field any action has; presence is checked per action.
     #[derive(Deserialize)]
-    struct RawOp {
+    struct RawOp<'a> {
         id: String,
         stamp: Stamp,
-        action: Action,
+        action: &'a str,
         object: String,
         #[serde(default, rename = "type", deserialize_with = "present")]
         ty: Option<String>,
@@ -322,28 +312,41 @@ mod fast {
         T::deserialize(d).map(Some)
     }
 
+    /// Whether JSON text is an object (serde_json skips these four whitespace characters).
+    fn is_object(text: &str) -> bool {
+        text.trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+    }
+
     pub(super) fn decode_op(text: &str) -> Option<ClientMsg> {
+        if !is_object(text) {
+            return None;
+        }
         let msg: OpMsg = serde_json::from_str(text).ok()?;
-        let raw = msg.op;
+        if msg.ty != "op" || !is_object(msg.op.get()) {
+            return None;
+        }
+        let raw: RawOp = serde_json::from_str(msg.op.get()).ok()?;
         let object = raw.object;
         let kind = match raw.action {
-            Action::Create => OpKind::Create {
+            "create" => OpKind::Create {
                 object,
                 ty: raw.ty?,
                 parent: raw.parent?,
                 pos: raw.pos?,
                 fields: raw.fields.unwrap_or_default(),
             },
-            Action::Set => OpKind::Set {
+            "set" => OpKind::Set {
                 object,
                 fields: raw.fields?,
             },
-            Action::Delete => OpKind::Delete { object },
-            Action::Move => OpKind::Move {
+            "delete" => OpKind::Delete { object },
+            "move" => OpKind::Move {
                 object,
                 parent: raw.parent?,
                 pos: raw.pos?,
             },
+            _ => return None,
         };
         Some(ClientMsg::Op {
             room: msg.room,

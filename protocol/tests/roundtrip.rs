@@ -739,6 +739,12 @@ fn the_fast_op_decoding_agrees_with_the_derived_one() {
             r#"{"type":"OP","room":"r","op":{"id":"o","stamp":{"clock":1,"client":"c"},"action":"delete","object":"x"}}"#,
             r#"{"type":"op","room":"r","op":{"id":"o","stamp":{"clock":1,"client":"c"},"action":"delete","object":"x"}} "#,
             r#"{"type":"op","room":"r","op":{"id":"o","stamp":{"clock":1,"client":"c"},"action":"delete","object":"x"}}x"#,
+            r#"{"type":"op","room":"r","op":["o",{"clock":1,"client":"c"},"delete","x"]}"#,
+            r#"["op","r",{"id":"o","stamp":{"clock":1,"client":"c"},"action":"delete","object":"x"}]"#,
+            r#"{"type":{"op":null},"room":"r","op":{"id":"o","stamp":{"clock":1,"client":"c"},"action":"delete","object":"x"}}"#,
+            r#"{"type":"op","room":"r","op":{"id":"o","stamp":{"clock":1,"client":"c"},"action":{"delete":null},"object":"x"}}"#,
+            r#"{"type":"o\u0070","room":"r","op":{"id":"o","stamp":{"clock":1,"client":"c"},"action":"d\u0065lete","object":"x"}}"#,
+            "\n\t {\"type\":\"op\",\"room\":\"r\",\"op\": \r\n{\"id\":\"o\",\"stamp\":{\"clock\":1,\"client\":\"c\"},\"action\":\"delete\",\"object\":\"x\"}}",
         ]
         .map(str::to_owned),
     );

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use plenary_protocol::{Doc, Op};
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info};
 
@@ -228,7 +228,11 @@ fn prepare_schema(conn: &mut Connection) -> Result<(), StoreError> {
         info!("converting the database from schema version 1");
         return migrate_v1(conn).map_err(e);
     }
-    let tx = conn.transaction().map_err(e)?;
+    // IMMEDIATE: take the write lock up front, waiting (busy timeout) for a previous owner of the
+    // file that is still closing, instead of failing when a read would have to become a write.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(e)?;
     tx.execute_batch(SCHEMA).map_err(e)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(e)?;
@@ -239,7 +243,7 @@ fn prepare_schema(conn: &mut Connection) -> Result<(), StoreError> {
 /// 10,000 ops of each room kept for deduplication) in one transaction: the ops after each
 /// room's snapshot move to `log`, and the ids of the ones before it to the room's `dedup`.
 fn migrate_v1(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "ALTER TABLE rooms RENAME TO rooms_v1;
          ALTER TABLE ops RENAME TO ops_v1;",
@@ -524,27 +528,32 @@ fn commit<'a>(
                 dedup,
             } => {
                 let dedup = serde_json::to_string(dedup).map_err(json)?;
-                tx.prepare_cached(
-                    "INSERT INTO rooms (workshop, room, epoch, snapshot_seq, snapshot, dedup)
+                let changed = tx
+                    .prepare_cached(
+                        "INSERT INTO rooms (workshop, room, epoch, snapshot_seq, snapshot, dedup)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (workshop, room) DO UPDATE SET epoch = excluded.epoch,
                        snapshot_seq = excluded.snapshot_seq, snapshot = excluded.snapshot,
                        dedup = excluded.dedup
                      WHERE excluded.snapshot_seq >= rooms.snapshot_seq",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        workshop.as_ref(),
-                        room.as_ref(),
-                        *epoch as i64,
-                        *seq as i64,
-                        doc,
-                        dedup
-                    ])
-                })
-                .map_err(e)?;
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            workshop.as_ref(),
+                            room.as_ref(),
+                            *epoch as i64,
+                            *seq as i64,
+                            doc,
+                            dedup
+                        ])
+                    })
+                    .map_err(e)?;
                 let key = room_key(&tx, tracker, &mut stored, workshop, room, *epoch).map_err(e)?;
-                stored.push(Stored::Snapshot { key, seq: *seq });
+                // Only a snapshot that was stored (not one older than the stored one) lets the
+                // ops it covers go.
+                if changed == 1 {
+                    stored.push(Stored::Snapshot { key, seq: *seq });
+                }
             }
             Write::Workshop { id, version, state } => {
                 tx.prepare_cached(
@@ -779,13 +788,17 @@ mod tests {
             6,
             "nothing dropped before the next trim"
         );
-        // The writer trims at most once per TRIM_EVERY, after a commit.
+        // The writer trims at most once per TRIM_EVERY, after a commit (and after answering
+        // it): wait for the period, commit, then give the trim a moment.
         tokio::time::sleep(TRIM_EVERY + Duration::from_millis(100)).await;
         store.write(ops("w", "b", 3..=3)).await.unwrap();
-        let rows = log_rows(&dir);
-        let seqs: Vec<i64> = rows.iter().map(|(_, seq)| *seq).collect();
+        let seqs = |dir: &Path| -> Vec<i64> { log_rows(dir).iter().map(|(_, s)| *s).collect() };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while seqs(&dir).len() == 7 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         assert_eq!(
-            seqs,
+            seqs(&dir),
             vec![1, 2, 4, 3],
             "room a's ops up to its snapshot are gone, room b's (never snapshotted) stay"
         );

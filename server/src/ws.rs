@@ -381,6 +381,8 @@ impl Connection {
         tokio::pin!(deadline, gone, shutdown);
         loop {
             let next = tokio::select! {
+                // A frame that is already here counts before the deadline does.
+                biased;
                 next = stream.next() => next,
                 () = &mut deadline => {
                     let due = last_seen + heartbeat;
@@ -424,7 +426,12 @@ impl Connection {
                         continue;
                     }
                     match decode_client(&text) {
-                        Ok(msg) => self.dispatch(msg).await,
+                        Ok(msg) => {
+                            self.dispatch(msg).await;
+                            // Time spent handling a message (a full room queue, a command) is
+                            // not the client's silence.
+                            last_seen = Instant::now();
+                        }
                         // A malformed op is still answered by its id when that was readable.
                         Err(e) => match e.op {
                             Some((room, op_id)) => self.send(ServerMsg::Reject {

@@ -186,7 +186,10 @@ pub fn spawn(
         room.remember(d.op_id, d.seq, d.participant);
     }
     for stored in record.recent {
-        room.remember(stored.op.id.clone(), stored.seq, stored.participant);
+        // Ops the snapshot covers (not yet dropped from the store) are in `dedup` already.
+        if !room.op_ids.contains_key(&stored.op.id) {
+            room.remember(stored.op.id.clone(), stored.seq, stored.participant);
+        }
         let frame = ServerMsg::Op {
             room: id.to_string(),
             seq: stored.seq,
