@@ -2,6 +2,10 @@
 //!
 //! * Last writer wins per (object, field), by [`Stamp`]; equal stamps fall back to comparing
 //!   values, so the outcome never depends on arrival order.
+//! * Mergeable text fields ([`FieldKind::Prose`]) are sequence CRDTs ([`crate::text`]); tally
+//!   fields ([`FieldKind::Tally`]) hold one last-writer-wins entry per member. For both, the
+//!   object's `fields` entry holds the derived value (the live text, the total) with the
+//!   greatest stamp that touched it, so readers that only want values read `fields` alone.
 //! * An object's type and its placement (parent + position) are registers with the same rule.
 //! * Delete leaves a tombstone; ops on a tombstoned or unknown object change nothing.
 //! * Siblings are ordered by fractional position key, ties broken by object id.
@@ -14,8 +18,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::op::{Op, OpKind};
-use crate::schema::ROOT;
+use crate::schema::{field_kind, FieldKind, ROOT};
+use crate::text::{CharId, Text};
 use crate::value::{Stamp, Value};
+
+/// The member key under which a vote count stored by version 1 (a plain integer) is kept.
+pub const LEGACY_MEMBER: &str = "~v1";
 
 /// A field value with the stamp of the write that set it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +43,14 @@ pub struct Object {
     pub pos: String,
     /// Stamp of the create or move that set `parent` and `pos`.
     pub placed: Stamp,
+    /// Every field's value. For text and tally fields, the derived value (see the module doc).
     pub fields: BTreeMap<String, Field>,
+    /// The sequence state of each mergeable text field that was ever written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub texts: BTreeMap<String, Text>,
+    /// The per-member entries of each tally field: field -> member -> entry.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tallies: BTreeMap<String, BTreeMap<String, Field>>,
 }
 
 impl Object {
@@ -49,13 +64,56 @@ impl Object {
 }
 
 /// A room's document. Its serde form is canonical: equal documents serialize to equal bytes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Reading converts a version 1 document (plain strings in text fields, a plain integer in
+/// tally fields) as described in [`Doc::upgrade`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "DocForm")]
 pub struct Doc {
     /// The greatest stamp clock seen; a writer's next stamp must be above it.
     pub clock: u64,
     pub objects: BTreeMap<String, Object>,
     /// Ids of deleted objects. Kept so that a late create or set of them stays a no-op.
     pub tombstones: BTreeSet<String>,
+}
+
+/// The version of the document model, written as `model` in every serialized document.
+/// Version 1 documents (written before text and tally fields) have no `model`.
+pub const MODEL_VERSION: u32 = 2;
+
+/// The serde form of [`Doc`] as read, before [`Doc::upgrade`].
+#[derive(Deserialize)]
+struct DocForm {
+    clock: u64,
+    #[serde(default)]
+    model: Option<u32>,
+    objects: BTreeMap<String, Object>,
+    tombstones: BTreeSet<String>,
+}
+
+impl From<DocForm> for Doc {
+    fn from(form: DocForm) -> Doc {
+        let mut doc = Doc {
+            clock: form.clock,
+            objects: form.objects,
+            tombstones: form.tombstones,
+        };
+        if form.model.is_none() {
+            doc.upgrade();
+        }
+        doc
+    }
+}
+
+impl Serialize for Doc {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Doc", 4)?;
+        s.serialize_field("clock", &self.clock)?;
+        s.serialize_field("model", &MODEL_VERSION)?;
+        s.serialize_field("objects", &self.objects)?;
+        s.serialize_field("tombstones", &self.tombstones)?;
+        s.end()
+    }
 }
 
 /// A winner check for last-writer-wins registers: does `(new, new_v)` beat `(old, old_v)`?
@@ -66,6 +124,36 @@ fn wins<T: Ord>(new: &Stamp, new_v: &T, old: &Stamp, old_v: &T) -> bool {
 impl Doc {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Converts fields written by version 1 of the model: a text field holding a plain string
+    /// becomes a text whose content was written by one replace at the field's stamp (exactly
+    /// what that write means in version 2), and a tally field holding a plain count keeps it
+    /// as the entry of [`LEGACY_MEMBER`]. Idempotent; a version 2 document is left as it is.
+    pub fn upgrade(&mut self) {
+        for obj in self.objects.values_mut() {
+            let names: Vec<String> = obj.fields.keys().cloned().collect();
+            for name in names {
+                let field = obj.fields[&name].clone();
+                match field_kind(&obj.ty, &name) {
+                    Some(FieldKind::Prose(_)) if !obj.texts.contains_key(&name) => {
+                        let mut text = Text::default();
+                        text.replace(&field.stamp, field.value.as_text());
+                        obj.texts.insert(name.clone(), text);
+                        refresh_text(obj, &name, &field.stamp);
+                    }
+                    Some(FieldKind::Tally { .. }) if !obj.tallies.contains_key(&name) => {
+                        let mut entries = BTreeMap::new();
+                        if matches!(field.value, Value::Int(n) if n != 0) {
+                            entries.insert(LEGACY_MEMBER.to_owned(), field.clone());
+                        }
+                        obj.tallies.insert(name.clone(), entries);
+                        refresh_tally(obj, &name, &field.stamp);
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// Applies `op` and reports whether an object changed. Total and idempotent. The document
@@ -95,6 +183,8 @@ impl Doc {
                         pos: pos.clone(),
                         placed: stamp.clone(),
                         fields: BTreeMap::new(),
+                        texts: BTreeMap::new(),
+                        tallies: BTreeMap::new(),
                     }
                 });
                 if wins(stamp, ty, &obj.created, &obj.ty) {
@@ -135,6 +225,30 @@ impl Doc {
                 }
                 _ => false,
             },
+            OpKind::Text {
+                object,
+                field,
+                after,
+                insert,
+                delete,
+            } => {
+                let Some(obj) = self.objects.get_mut(object) else {
+                    return false;
+                };
+                if !matches!(field_kind(&obj.ty, field), Some(FieldKind::Prose(_))) {
+                    return false;
+                }
+                let after = match after.as_deref().map(CharId::parse) {
+                    Some(None) => return false,
+                    Some(Some(id)) => Some(id),
+                    None => None,
+                };
+                let delete: Vec<CharId> = delete.iter().filter_map(|d| CharId::parse(d)).collect();
+                let text = obj.texts.entry(field.clone()).or_default();
+                let mut changed = text.delete(&delete);
+                changed |= text.insert(stamp, after.as_ref(), insert);
+                refresh_text(obj, field, stamp) || changed
+            }
         }
     }
 
@@ -206,7 +320,36 @@ impl Doc {
 fn set_fields(obj: &mut Object, stamp: &Stamp, fields: &BTreeMap<String, Value>) -> bool {
     let mut changed = false;
     for (name, value) in fields {
-        match obj.fields.get_mut(name) {
+        match field_kind(&obj.ty, name) {
+            Some(FieldKind::Prose(_)) => {
+                let text = obj.texts.entry(name.clone()).or_default();
+                changed |= text.replace(stamp, value.as_text());
+                changed |= refresh_text(obj, name, stamp);
+                continue;
+            }
+            Some(FieldKind::Tally { .. }) => {
+                let entries = obj.tallies.entry(name.clone()).or_default();
+                changed |= set_register(entries, &stamp.client, stamp, value);
+                changed |= refresh_tally(obj, name, stamp);
+                continue;
+            }
+            _ => {}
+        }
+        changed |= set_register(&mut obj.fields, name, stamp, value);
+    }
+    changed
+}
+
+/// Sets `fields[name]` to `value` if `stamp` wins (last writer wins). Reports a change.
+fn set_register(
+    fields: &mut BTreeMap<String, Field>,
+    name: &str,
+    stamp: &Stamp,
+    value: &Value,
+) -> bool {
+    let mut changed = false;
+    {
+        match fields.get_mut(name) {
             Some(f) if !wins(stamp, value, &f.stamp, &f.value) => {}
             Some(f) => {
                 f.value = value.clone();
@@ -214,8 +357,8 @@ fn set_fields(obj: &mut Object, stamp: &Stamp, fields: &BTreeMap<String, Value>)
                 changed = true;
             }
             None => {
-                obj.fields.insert(
-                    name.clone(),
+                fields.insert(
+                    name.to_owned(),
                     Field {
                         value: value.clone(),
                         stamp: stamp.clone(),
@@ -226,4 +369,56 @@ fn set_fields(obj: &mut Object, stamp: &Stamp, fields: &BTreeMap<String, Value>)
         }
     }
     changed
+}
+
+/// Puts a derived value in `fields[name]`, with the greatest stamp that touched the field.
+fn put_derived(obj: &mut Object, name: &str, stamp: &Stamp, value: Value) -> bool {
+    match obj.fields.get_mut(name) {
+        Some(f) => {
+            let changed = f.value != value || *stamp > f.stamp;
+            f.value = value;
+            if *stamp > f.stamp {
+                f.stamp = stamp.clone();
+            }
+            changed
+        }
+        None => {
+            obj.fields.insert(
+                name.to_owned(),
+                Field {
+                    value,
+                    stamp: stamp.clone(),
+                },
+            );
+            true
+        }
+    }
+}
+
+/// Refreshes the live text of text field `name` in `fields` (`null` when empty).
+fn refresh_text(obj: &mut Object, name: &str, stamp: &Stamp) -> bool {
+    let live = obj.texts.get(name).map(Text::render).unwrap_or_default();
+    let value = if live.is_empty() {
+        Value::Null
+    } else {
+        Value::Text(live)
+    };
+    put_derived(obj, name, stamp, value)
+}
+
+/// Refreshes the total of tally field `name` in `fields`.
+fn refresh_tally(obj: &mut Object, name: &str, stamp: &Stamp) -> bool {
+    let total = obj.tallies.get(name).map_or(0, |entries| tally_total(entries));
+    put_derived(obj, name, stamp, Value::Int(total))
+}
+
+/// The total of a tally: the sum of its members' integer entries.
+pub fn tally_total(entries: &BTreeMap<String, Field>) -> i64 {
+    entries
+        .values()
+        .filter_map(|f| match f.value {
+            Value::Int(n) => Some(n),
+            _ => None,
+        })
+        .fold(0i64, |a, n| a.saturating_add(n))
 }

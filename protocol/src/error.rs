@@ -54,6 +54,8 @@ pub enum ErrorCode {
     AlreadyExists,
     /// The room holds the maximum number of objects.
     TooManyObjects,
+    /// A per-member budget (dots to vote with) would be exceeded.
+    OverBudget,
     /// The command's arguments are invalid.
     InvalidCommand,
     /// The command does not fit the workshop's current state.
@@ -91,6 +93,7 @@ impl ErrorCode {
             ErrorCode::Deleted => "deleted",
             ErrorCode::AlreadyExists => "already_exists",
             ErrorCode::TooManyObjects => "too_many_objects",
+            ErrorCode::OverBudget => "over_budget",
             ErrorCode::InvalidCommand => "invalid_command",
             ErrorCode::Conflict => "conflict",
             ErrorCode::Unavailable => "unavailable",

@@ -4,6 +4,7 @@
 //! * [`doc`], [`op`], [`value`]: the CRDT-lite document (last writer wins per field, fractional
 //!   ordering, tombstones) and the ops that change it.
 //! * [`schema`]: every artefact type as a table entry; [`validate`] checks ops against it.
+//! * [`text`]: the sequence CRDT behind mergeable text fields.
 //! * [`fractional`]: position keys for ordered children.
 //! * [`workshop`]: commands and the workshop view.
 //! * [`templates`]: the ops that seed an exercise template into a room.
@@ -15,6 +16,7 @@ pub mod message;
 pub mod op;
 pub mod schema;
 pub mod templates;
+pub mod text;
 pub mod validate;
 pub mod value;
 pub mod workshop;
@@ -25,5 +27,6 @@ pub use message::{
     decode_client, ClientMsg, Member, ResumePoint, Role, ServerMsg, TimerEvent, PROTOCOL_VERSION,
 };
 pub use op::{Op, OpKind};
+pub use text::{CharId, Text};
 pub use validate::{validate, ValidationError};
 pub use value::{Stamp, Value};

@@ -43,6 +43,19 @@ pub enum OpKind {
         parent: String,
         pos: String,
     },
+    /// Edits the mergeable text `field` of `object` (see [`crate::text`]): deletes the
+    /// characters `delete` and inserts `insert` after the character `after` (absent: at the
+    /// start). The inserted characters get the ids `<clock>.<i>.<client>` from the op's stamp.
+    Text {
+        object: String,
+        field: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        insert: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        delete: Vec<String>,
+    },
 }
 
 impl OpKind {
@@ -52,7 +65,8 @@ impl OpKind {
             OpKind::Create { object, .. }
             | OpKind::Set { object, .. }
             | OpKind::Delete { object }
-            | OpKind::Move { object, .. } => object,
+            | OpKind::Move { object, .. }
+            | OpKind::Text { object, .. } => object,
         }
     }
 }

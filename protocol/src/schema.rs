@@ -15,6 +15,11 @@ pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_TEXT_CHARS: usize = 10_000;
 /// Maximum length, in characters, of a short label (names, tags, dates).
 pub const MAX_LABEL_CHARS: usize = 100;
+/// Maximum number of characters ever inserted into one mergeable text field, deleted ones
+/// included (their ids stay as anchors): 24 bytes each, so a field stays under 5 MiB.
+pub const MAX_TEXT_HISTORY: usize = 200_000;
+/// Dots each member may spread over a room's Lean Coffee topics.
+pub const LEAN_COFFEE_DOTS: i64 = 3;
 /// Maximum number of live objects in one room's document.
 pub const MAX_OBJECTS: usize = 10_000;
 /// Maximum length of an object id.
@@ -28,8 +33,15 @@ pub const MAX_POS_CHARS: usize = 1_024;
 /// What values a field accepts. `null` is accepted by every field and clears it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
-    /// A string of at most this many characters.
+    /// A string of at most this many characters, last writer wins (titles, labels).
     Text(usize),
+    /// Mergeable text of at most this many characters: concurrent edits from several members
+    /// all survive (see [`crate::text`]). A whole-value write replaces the text.
+    Prose(usize),
+    /// Per-member records: each member writes only their own entry (an integer from 0 to
+    /// `max`), the field's value is the total, and a member's entries over every object of the
+    /// type in a room add up to at most `budget` (dots in a Lean Coffee).
+    Tally { max: i64, budget: i64 },
     /// An integer in an inclusive range.
     Int(i64, i64),
     /// `true` or `false`.
@@ -60,10 +72,27 @@ impl TypeSchema {
     }
 }
 
+/// The kind of field `name` of type `ty`, if both are known.
+pub fn field_kind(ty: &str, name: &str) -> Option<FieldKind> {
+    schema(ty).and_then(|s| s.field(name)).map(|f| f.kind)
+}
+
 const fn text(name: &'static str, max: usize) -> FieldSchema {
     FieldSchema {
         name,
         kind: FieldKind::Text(max),
+    }
+}
+const fn prose(name: &'static str, max: usize) -> FieldSchema {
+    FieldSchema {
+        name,
+        kind: FieldKind::Prose(max),
+    }
+}
+const fn tally(name: &'static str, max: i64, budget: i64) -> FieldSchema {
+    FieldSchema {
+        name,
+        kind: FieldKind::Tally { max, budget },
     }
 }
 const fn int(name: &'static str, min: i64, max: i64) -> FieldSchema {
@@ -115,7 +144,7 @@ pub const SCHEMAS: &[TypeSchema] = &[
         name: "vision_note",
         parents: &["vision_section"],
         fields: &[
-            text("text", MAX_TEXT_CHARS),
+            prose("text", MAX_TEXT_CHARS),
             text("author", MAX_LABEL_CHARS),
         ],
     },
@@ -125,8 +154,8 @@ pub const SCHEMAS: &[TypeSchema] = &[
         fields: &[
             text("title", MAX_TITLE_CHARS),
             text("role", MAX_TITLE_CHARS),
-            text("goal", MAX_TEXT_CHARS),
-            text("benefit", MAX_TEXT_CHARS),
+            prose("goal", MAX_TEXT_CHARS),
+            prose("benefit", MAX_TEXT_CHARS),
             one_of("estimate", ESTIMATES),
             int("value", 0, 1_000_000),
             one_of("status", ITEM_STATUSES),
@@ -138,10 +167,10 @@ pub const SCHEMAS: &[TypeSchema] = &[
         name: "acceptance_criterion",
         parents: &["backlog_item"],
         fields: &[
-            text("given", MAX_TEXT_CHARS),
-            text("when", MAX_TEXT_CHARS),
-            text("then", MAX_TEXT_CHARS),
-            text("and", MAX_TEXT_CHARS),
+            prose("given", MAX_TEXT_CHARS),
+            prose("when", MAX_TEXT_CHARS),
+            prose("then", MAX_TEXT_CHARS),
+            prose("and", MAX_TEXT_CHARS),
             flag("met"),
         ],
     },
@@ -149,14 +178,14 @@ pub const SCHEMAS: &[TypeSchema] = &[
         name: "experiment",
         parents: &[ROOT_TYPE],
         fields: &[
-            text("hypothesis", MAX_TEXT_CHARS),
-            text("test", MAX_TEXT_CHARS),
-            text("metric", MAX_TEXT_CHARS),
-            text("criterion", MAX_TEXT_CHARS),
+            prose("hypothesis", MAX_TEXT_CHARS),
+            prose("test", MAX_TEXT_CHARS),
+            prose("metric", MAX_TEXT_CHARS),
+            prose("criterion", MAX_TEXT_CHARS),
             text("deadline", MAX_LABEL_CHARS),
             text("owner", MAX_LABEL_CHARS),
-            text("observation", MAX_TEXT_CHARS),
-            text("learning", MAX_TEXT_CHARS),
+            prose("observation", MAX_TEXT_CHARS),
+            prose("learning", MAX_TEXT_CHARS),
             one_of("decision", DECISIONS),
         ],
     },
@@ -166,9 +195,9 @@ pub const SCHEMAS: &[TypeSchema] = &[
         fields: &[
             text("title", MAX_TITLE_CHARS),
             text("author", MAX_LABEL_CHARS),
-            int("votes", 0, 10_000),
+            tally("votes", LEAN_COFFEE_DOTS, LEAN_COFFEE_DOTS),
             one_of("column", LEAN_COFFEE_COLUMNS),
-            text("notes", MAX_TEXT_CHARS),
+            prose("notes", MAX_TEXT_CHARS),
         ],
     },
     TypeSchema {

@@ -6,9 +6,11 @@ use crate::error::ErrorCode;
 use crate::fractional;
 use crate::op::{Op, OpKind};
 use crate::schema::{
-    self, FieldKind, TypeSchema, MAX_ID_CHARS, MAX_OBJECTS, MAX_POS_CHARS, ROOT, ROOT_TYPE,
+    self, FieldKind, TypeSchema, MAX_ID_CHARS, MAX_OBJECTS, MAX_POS_CHARS, MAX_TEXT_HISTORY,
+    ROOT, ROOT_TYPE,
 };
-use crate::value::Value;
+use crate::text::CharId;
+use crate::value::{Stamp, Value};
 
 /// How far beyond the document clock a stamp may jump. Bounds the damage of a client that
 /// inflates its clock to win every future write.
@@ -94,7 +96,7 @@ pub fn validate(doc: &Doc, op: &Op) -> Result<(), ValidationError> {
             }
             check_parent(doc, schema, parent)?;
             check_pos(pos)?;
-            check_fields(schema, fields)
+            check_fields(doc, object, schema, fields, &op.stamp)
         }
         OpKind::Set { object, fields } => {
             let obj = live(doc, object)?;
@@ -108,7 +110,7 @@ pub fn validate(doc: &Doc, op: &Op) -> Result<(), ValidationError> {
                     format!("unknown object type {:?}", obj.ty),
                 );
             };
-            check_fields(schema, fields)
+            check_fields(doc, object, schema, fields, &op.stamp)
         }
         OpKind::Delete { object } => live(doc, object).map(|_| ()),
         OpKind::Move {
@@ -126,7 +128,112 @@ pub fn validate(doc: &Doc, op: &Op) -> Result<(), ValidationError> {
             check_parent(doc, schema, parent)?;
             check_pos(pos)
         }
+        OpKind::Text {
+            object,
+            field,
+            after,
+            insert,
+            delete,
+        } => check_text(doc, object, field, after.as_deref(), insert, delete, &op.stamp),
     }
+}
+
+/// Most characters one text op may delete: a whole field.
+pub const MAX_DELETES_PER_OP: usize = schema::MAX_TEXT_CHARS;
+
+/// A text op: a known text field of a live object, a known anchor stamped below the op, fresh
+/// ids, known deletes, and a result within the field's length.
+fn check_text(
+    doc: &Doc,
+    object: &str,
+    field: &str,
+    after: Option<&str>,
+    insert: &str,
+    delete: &[String],
+    stamp: &Stamp,
+) -> Result<(), ValidationError> {
+    let obj = live(doc, object)?;
+    let max = match schema::field_kind(&obj.ty, field) {
+        Some(FieldKind::Prose(max)) => max,
+        Some(_) => {
+            return err(
+                ErrorCode::InvalidValue,
+                format!("{field} is not a mergeable text field; use set"),
+            )
+        }
+        None => {
+            return err(
+                ErrorCode::UnknownField,
+                format!("a {} has no field {field:?}", obj.ty),
+            )
+        }
+    };
+    if insert.is_empty() && delete.is_empty() {
+        return err(ErrorCode::InvalidOp, "a text op inserts or deletes something");
+    }
+    if delete.len() > MAX_DELETES_PER_OP {
+        return err(
+            ErrorCode::InvalidOp,
+            format!("at most {MAX_DELETES_PER_OP} deletes per op"),
+        );
+    }
+    let empty = crate::text::Text::default();
+    let text = obj.texts.get(field).unwrap_or(&empty);
+    if !insert.is_empty() && text.has_run(stamp) {
+        return err(
+            ErrorCode::InvalidOp,
+            "this stamp already inserted text here; stamp each op above the document clock",
+        );
+    }
+    if let Some(after) = after {
+        let Some(id) = CharId::parse(after) else {
+            return err(
+                ErrorCode::InvalidOp,
+                format!("{after:?} is not a character id (<clock>.<index>.<client>)"),
+            );
+        };
+        if text.position(&id).is_none() {
+            return err(
+                ErrorCode::InvalidOp,
+                format!("no character {after} in {field}"),
+            );
+        }
+        if (stamp.clock, stamp.client.as_str()) <= (id.clock, id.client.as_str()) {
+            return err(
+                ErrorCode::InvalidOp,
+                "a text op must be stamped above the character it inserts after",
+            );
+        }
+    }
+    let mut removed = 0;
+    for d in delete {
+        let Some(id) = CharId::parse(d) else {
+            return err(
+                ErrorCode::InvalidOp,
+                format!("{d:?} is not a character id (<clock>.<index>.<client>)"),
+            );
+        };
+        match text.position(&id) {
+            None => return err(ErrorCode::InvalidOp, format!("no character {d} in {field}")),
+            Some(_) if text.is_live(&id) => removed += 1,
+            Some(_) => {}
+        }
+    }
+    let added = insert.chars().count();
+    if text.total_len() + added > MAX_TEXT_HISTORY {
+        return err(
+            ErrorCode::TooLong,
+            format!("{field} has had {MAX_TEXT_HISTORY} characters written; replace it with set"),
+        );
+    }
+    let after_len = (text.live_len() + added).saturating_sub(removed);
+    if added > 0 && after_len > max {
+        return err(
+            ErrorCode::TooLong,
+            format!("{field} would be {after_len} characters; at most {max} allowed"),
+        );
+    }
+    Ok(())
 }
 
 fn live<'d>(doc: &'d Doc, object: &str) -> Result<&'d crate::doc::Object, ValidationError> {
@@ -181,8 +288,11 @@ fn check_pos(pos: &str) -> Result<(), ValidationError> {
 }
 
 fn check_fields(
+    doc: &Doc,
+    object: &str,
     schema: &TypeSchema,
     fields: &std::collections::BTreeMap<String, Value>,
+    stamp: &Stamp,
 ) -> Result<(), ValidationError> {
     if fields.len() > MAX_FIELDS_PER_OP {
         return err(
@@ -199,7 +309,7 @@ fn check_fields(
         };
         match (field.kind, value) {
             (_, Value::Null) => {}
-            (FieldKind::Text(max), Value::Text(s)) => {
+            (FieldKind::Text(max) | FieldKind::Prose(max), Value::Text(s)) => {
                 let chars = s.chars().count();
                 if chars > max {
                     return err(
@@ -213,6 +323,24 @@ fn check_fields(
                     return err(
                         ErrorCode::InvalidValue,
                         format!("{name} must be between {min} and {max}"),
+                    );
+                }
+            }
+            (FieldKind::Tally { max, budget }, Value::Int(i)) => {
+                if *i < 0 || *i > max {
+                    return err(
+                        ErrorCode::InvalidValue,
+                        format!("{name}: your entry must be between 0 and {max}"),
+                    );
+                }
+                let spent = spent_elsewhere(doc, object, schema.name, name, &stamp.client);
+                if spent.saturating_add(*i) > budget {
+                    return err(
+                        ErrorCode::OverBudget,
+                        format!(
+                            "{name}: you have {budget} in all and {} left to place here",
+                            (budget - spent).max(0)
+                        ),
                     );
                 }
             }
@@ -236,9 +364,24 @@ fn check_fields(
     Ok(())
 }
 
+/// What `member` has placed in tally field `name` over the visible objects of type `ty`,
+/// except `object`.
+fn spent_elsewhere(doc: &Doc, object: &str, ty: &str, name: &str, member: &str) -> i64 {
+    doc.objects
+        .iter()
+        .filter(|(id, o)| o.ty == ty && id.as_str() != object && doc.is_visible(id))
+        .filter_map(|(_, o)| o.tallies.get(name)?.get(member))
+        .filter_map(|f| match f.value {
+            Value::Int(n) => Some(n),
+            _ => None,
+        })
+        .fold(0i64, |a, n| a.saturating_add(n))
+}
+
 fn describe(kind: FieldKind) -> &'static str {
     match kind {
-        FieldKind::Text(_) => "a string",
+        FieldKind::Text(_) | FieldKind::Prose(_) => "a string",
+        FieldKind::Tally { .. } => "an integer (your own entry)",
         FieldKind::Int(_, _) => "an integer",
         FieldKind::Bool => "true or false",
         FieldKind::Enum(_) => "one of a fixed list of strings",

@@ -125,7 +125,11 @@ fn value_for(kind: FieldKind, v: u16) -> Value {
     }
     let v = usize::from(v);
     match kind {
-        FieldKind::Text(max) => Value::Text(TEXTS[v % TEXTS.len()].chars().take(max).collect()),
+        FieldKind::Text(max) | FieldKind::Prose(max) => {
+            Value::Text(TEXTS[v % TEXTS.len()].chars().take(max).collect())
+        }
+        // Honest entries stay within the budget: see `honest_tallies`.
+        FieldKind::Tally { max, .. } => Value::Int((v as i64).rem_euclid(max + 1)),
         FieldKind::Int(min, max) => Value::Int(min + (v as i64).rem_euclid(max - min + 1)),
         FieldKind::Bool => Value::Bool(v % 2 == 0),
         FieldKind::Enum(allowed) => Value::Text(allowed[v % allowed.len()].to_owned()),
@@ -143,6 +147,36 @@ fn fields_for(schema: &TypeSchema, count: usize, v: u16) -> BTreeMap<String, Val
             )
         })
         .collect()
+}
+
+/// Lowers `member`'s tally entries in `fields` (for `object` of type `ty`) to what their
+/// budget leaves, as an honest client does.
+fn honest_tallies(
+    doc: &Doc,
+    object: &str,
+    ty: &str,
+    member: &str,
+    fields: &mut BTreeMap<String, Value>,
+) {
+    let schema = schema::schema(ty).expect("honest types are known");
+    for (name, value) in fields.iter_mut() {
+        let Some(FieldKind::Tally { budget, .. }) = schema.field(name).map(|f| f.kind) else {
+            continue;
+        };
+        let spent: i64 = doc
+            .objects
+            .iter()
+            .filter(|(id, o)| o.ty == ty && id.as_str() != object && doc.is_visible(id))
+            .filter_map(|(_, o)| o.tallies.get(name)?.get(member))
+            .filter_map(|f| match f.value {
+                Value::Int(n) => Some(n),
+                _ => None,
+            })
+            .sum();
+        if let Value::Int(n) = value {
+            *n = (*n).min(budget - spent).max(0);
+        }
+    }
 }
 
 /// Root, if `schema` may live there, and every live object of a type `schema` may live under.
@@ -189,14 +223,18 @@ impl Sim {
         // An honest client only edits what it can see: live objects whose ancestors are live.
         let visible: Vec<&String> = doc.objects.keys().filter(|id| doc.is_visible(id)).collect();
         let target = (!visible.is_empty()).then(|| (*a.get(&visible)).clone());
-        let honest = match (action % 20, &target) {
+        let honest = match (action % 24, &target) {
             (8..=12, Some(id)) => {
-                let schema = schema::schema(&doc.objects[id].ty).expect("honest types are known");
+                let ty = &doc.objects[id].ty;
+                let schema = schema::schema(ty).expect("honest types are known");
+                let mut fields = fields_for(schema, 1 + usize::from(v % 2), v);
+                honest_tallies(doc, id, ty, &rep.name, &mut fields);
                 Some(OpKind::Set {
                     object: id.clone(),
-                    fields: fields_for(schema, 1 + usize::from(v % 2), v),
+                    fields,
                 })
             }
+            (20..=23, Some(id)) => text_edit(doc, id, b, v),
             (13..=15, Some(id)) => {
                 let obj = &doc.objects[id];
                 let schema = schema::schema(&obj.ty).expect("honest types are known");
@@ -219,14 +257,20 @@ impl Sim {
             (18..=19, _) => None,
             _ => Some(create(doc, fresh_id.clone(), a, b, v)),
         };
-        let ghost = honest.is_none() && action % 20 >= 18;
-        let kind = honest.unwrap_or_else(|| {
+        let ghost = honest.is_none() && (18..=19).contains(&(action % 24));
+        let mut kind = honest.unwrap_or_else(|| {
             if ghost {
                 ghost_op(format!("ghost.{fresh_id}"), v)
             } else {
                 create(doc, fresh_id, a, b, v)
             }
         });
+        if let OpKind::Create {
+            object, ty, fields, ..
+        } = &mut kind
+        {
+            honest_tallies(doc, object, ty, &rep.name, fields);
+        }
 
         rep.clock += 1;
         let op = Op {
@@ -337,6 +381,49 @@ fn create(doc: &Doc, object: String, a: Index, b: Index, v: u16) -> OpKind {
         parent: parent.clone(),
         fields: fields_for(schema, usize::from(v % 3), v),
     }
+}
+
+/// An edit of one of `id`'s text fields as a client makes it from a caret position: delete a
+/// few characters and type a word there, or one of the two.
+fn text_edit(doc: &Doc, id: &str, at: Index, v: u16) -> Option<OpKind> {
+    let obj = &doc.objects[id];
+    let schema = schema::schema(&obj.ty).expect("honest types are known");
+    let prose: Vec<&str> = schema
+        .fields
+        .iter()
+        .filter(|f| matches!(f.kind, FieldKind::Prose(_)))
+        .map(|f| f.name)
+        .collect();
+    if prose.is_empty() {
+        return None;
+    }
+    let field = prose[usize::from(v) % prose.len()];
+    let live = obj
+        .texts
+        .get(field)
+        .map(|t| t.live_ids())
+        .unwrap_or_default();
+    let caret = at.index(live.len() + 1);
+    let deletes = if v % 3 == 0 {
+        (usize::from(v >> 4) % 4).min(live.len() - caret)
+    } else {
+        0
+    };
+    let insert = if v % 5 == 1 && deletes > 0 {
+        String::new()
+    } else {
+        TEXTS[1 + usize::from(v >> 2) % (TEXTS.len() - 1)].to_owned()
+    };
+    Some(OpKind::Text {
+        object: id.to_owned(),
+        field: field.to_owned(),
+        after: caret.checked_sub(1).map(|i| live[i].to_string()),
+        insert,
+        delete: live[caret..caret + deletes]
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+    })
 }
 
 fn ghost_op(object: String, v: u16) -> OpKind {
