@@ -14,6 +14,7 @@ import { h, show } from './ui/dom.js';
 import { CONSOLE, PLENARY, autoPlace, canGo, defaultPlace, permissions, places, teamOf } from './lib/navigation.js';
 import { formatCountdown } from './lib/clock.js';
 import { emptyDoc, buildTree } from './lib/doc.js';
+import { useKeySuffix } from './lib/fractional.js';
 
 /** How often the console refreshes the rooms' progress from the REST summary. */
 const SUMMARY_POLL_MS = 3_000;
@@ -26,6 +27,8 @@ const placeFromHash = () => {
 
 export function startWorkspace(root, session, { onLeave }) {
   const sync = new Sync(session);
+  // Keys this page makes end with the participant's suffix: never equal to a teammate's.
+  useKeySuffix(session.participantId);
   let place = placeFromHash();
   let prevWorkshop = null;
   let summary = null;
@@ -40,6 +43,7 @@ export function startWorkspace(root, session, { onLeave }) {
     set: (id, fields) => sync.set(currentRoom(), id, fields),
     move: (id, parent, pos) => sync.move(currentRoom(), id, parent, pos),
     remove: (id) => sync.remove(currentRoom(), id),
+    text: (id, field, edit) => sync.text(currentRoom(), id, field, edit),
     focus: (id) => {
       const room = currentRoom();
       if (!room || focusSent.get(room) === id || !sync.subscribed.has(room)) return;

@@ -3,7 +3,7 @@
 // in protocol/tests/fractional.rs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { between, validate, isValidKey, keyAt, KeyError, MAX_POS_CHARS, SMALLEST_INTEGER } from '../js/lib/fractional.js';
+import { between, betweenWith, clientSuffix, validate, isValidKey, place, KeyError, MAX_POS_CHARS, SMALLEST_INTEGER } from '../js/lib/fractional.js';
 
 const code = (fn) => {
   try {
@@ -116,7 +116,8 @@ test('random inserts keep a list strictly ordered (seeded)', (t) => {
     const keys = [];
     for (let i = 0; i < 200; i += 1) {
       const at = Math.floor(random() * (keys.length + 1));
-      const k = keyAt(keys, at);
+      const { key: k, rekey } = place(keys, at, 'me1');
+      assert.deepEqual(rekey, []);
       validate(k);
       keys.splice(at, 0, k);
     }
@@ -124,13 +125,26 @@ test('random inserts keep a list strictly ordered (seeded)', (t) => {
   }
 });
 
-test('keyAt skips over equal neighbouring keys from concurrent inserts', () => {
-  const keys = ['a0', 'a1', 'a1', 'a2'];
-  const k = keyAt(keys, 2);
-  assert.ok(k > 'a1' && k < 'a2', k);
-  assert.equal(keyAt([], 0), 'a0');
-  assert.equal(keyAt(['a0'], 1), 'a1');
-  assert.equal(keyAt(['a0'], 0), 'Zz');
+test('place moves a run of equal keys so the item lands between them', () => {
+  const keys = ['a0', 'a1', 'a1', 'a1', 'a2'];
+  const { key, rekey } = place(keys, 2, 'me1');
+  assert.ok(key > 'a1' && key < 'a2', key);
+  assert.deepEqual(rekey.map(([i]) => i), [2, 3]);
+  let prev = key;
+  for (const [, k] of rekey) {
+    assert.ok(prev < k && k < 'a2', `${prev} < ${k}`);
+    prev = k;
+  }
+  assert.equal(place([], 0, '').key, 'a0');
+  assert.equal(place(['a0'], 1, '').key, 'a1');
+  assert.equal(place(['a0'], 0, '').key, 'Zz');
+});
+
+test('keys of different members at one place never tie', () => {
+  const keys = new Set(['p-aaaaaaaaaa', 'p-aaaaaaaaab', 'p-zz00000000'].map((p) => betweenWith('a5', 'a6', clientSuffix(p))));
+  assert.equal(keys.size, 3);
+  for (const k of keys) assert.ok('a5' < k && k < 'a6' && isValidKey(k), k);
+  assert.equal(clientSuffix('p-abc123xyz0'), 'abc123xyz01');
 });
 
 /** A small deterministic PRNG (mulberry32) so the randomized test can be rerun with its seed. */

@@ -4,8 +4,21 @@
 // { type, created, parent, pos, placed, fields: { name: { value, stamp } } }. Last writer wins
 // per field by Lamport stamp, with the value as tie-break; type and placement are registers
 // with the same rule; deletes leave permanent tombstones. `applyOp` is total, like Doc::apply.
+//
+// Model version 2: mergeable text fields (kind 'prose') keep their sequence in
+// `obj.texts[name]` (see text.js) and tally fields (kind 'tally') one entry per member in
+// `obj.tallies[name][member]`; for both, `obj.fields[name]` holds the derived value (the live
+// text, the total) with the greatest stamp that touched it, so readers of values read `fields`.
+
+import { SCHEMAS } from './schema.js';
+import { cloneText, emptyText, insert, parseCharId, remove, render, replace, textFromJson, textToJson } from './text.js';
 
 export const ROOT = 'root';
+/** The document model version written in every document (doc.rs MODEL_VERSION). */
+export const MODEL_VERSION = 2;
+
+/** The kind of field `name` of type `type` ('text', 'prose', 'tally', ...), or undefined. */
+export const fieldKind = (type, name) => SCHEMAS[type]?.fields[name]?.kind;
 
 /** An empty document. */
 export function emptyDoc() {
@@ -19,7 +32,11 @@ export function docFromJson(json) {
   for (const [id, o] of Object.entries(json?.objects ?? {})) {
     const fields = {};
     for (const [name, f] of Object.entries(o.fields ?? {})) fields[name] = { value: f.value, stamp: f.stamp };
-    doc.objects.set(id, { ...o, fields });
+    const texts = {};
+    for (const [name, t] of Object.entries(o.texts ?? {})) texts[name] = textFromJson(t);
+    const tallies = {};
+    for (const [name, entries] of Object.entries(o.tallies ?? {})) tallies[name] = { ...entries };
+    doc.objects.set(id, { type: o.type, created: o.created, parent: o.parent, pos: o.pos, placed: o.placed, fields, texts, tallies });
   }
   for (const id of json?.tombstones ?? []) doc.tombstones.add(id);
   return doc;
@@ -32,9 +49,18 @@ export function docToJson(doc) {
     const o = doc.objects.get(id);
     const fields = {};
     for (const name of Object.keys(o.fields).sort(cmpStr)) fields[name] = o.fields[name];
-    objects[id] = { created: o.created, fields, parent: o.parent, placed: o.placed, pos: o.pos, type: o.type };
+    const out = { created: o.created, fields, parent: o.parent, placed: o.placed, pos: o.pos, type: o.type };
+    const textNames = Object.keys(o.texts ?? {}).sort(cmpStr);
+    if (textNames.length > 0) out.texts = Object.fromEntries(textNames.map((n) => [n, textToJson(o.texts[n])]));
+    const tallyNames = Object.keys(o.tallies ?? {}).sort(cmpStr);
+    if (tallyNames.length > 0) {
+      out.tallies = Object.fromEntries(
+        tallyNames.map((n) => [n, Object.fromEntries(Object.keys(o.tallies[n]).sort(cmpStr).map((m) => [m, o.tallies[n][m]]))]),
+      );
+    }
+    objects[id] = out;
   }
-  return { clock: doc.clock, objects, tombstones: [...doc.tombstones].sort(cmpStr) };
+  return { clock: doc.clock, model: MODEL_VERSION, objects, tombstones: [...doc.tombstones].sort(cmpStr) };
 }
 
 /** Byte-wise order for the ASCII strings of the protocol (ids, keys, client ids). */
@@ -81,17 +107,85 @@ function wins(stamp, value, oldStamp, oldValue, cmp) {
   return s > 0 || (s === 0 && cmp(value, oldValue) > 0);
 }
 
+/** Sets register `map[name]` if (stamp, value) wins; reports a change. */
+function setRegister(map, name, stamp, value) {
+  const f = map[name];
+  if (f === undefined || wins(stamp, value, f.stamp, f.value, cmpValue)) {
+    map[name] = { value, stamp };
+    return true;
+  }
+  return false;
+}
+
+/** Puts a derived value in `fields[name]` with the greatest stamp that touched the field. */
+function putDerived(obj, name, stamp, value) {
+  const f = obj.fields[name];
+  if (f === undefined) {
+    obj.fields[name] = { value, stamp };
+    return true;
+  }
+  const newer = cmpStamp(stamp, f.stamp) > 0;
+  const changed = f.value !== value || newer;
+  obj.fields[name] = { value, stamp: newer ? stamp : f.stamp };
+  return changed;
+}
+
+function refreshText(obj, name, stamp) {
+  const live = obj.texts[name] ? render(obj.texts[name]) : '';
+  return putDerived(obj, name, stamp, live === '' ? null : live);
+}
+
+/** The total of a tally's member entries. */
+export function tallyTotal(entries) {
+  let n = 0;
+  for (const e of Object.values(entries ?? {})) if (Number.isInteger(e.value)) n += e.value;
+  return n;
+}
+
+function refreshTally(obj, name, stamp) {
+  return putDerived(obj, name, stamp, tallyTotal(obj.tallies[name]));
+}
+
+/** The text of field `name`, copied first if it is shared with another document (`own`). */
+function ownText(obj, name) {
+  obj.texts[name] = obj.texts[name] ? cloneText(obj.texts[name]) : emptyText();
+  return obj.texts[name];
+}
+
 function setFields(obj, stamp, fields) {
   let changed = false;
   for (const [name, value] of Object.entries(fields ?? {})) {
-    const f = obj.fields[name];
-    if (f === undefined || wins(stamp, value, f.stamp, f.value, cmpValue)) {
-      obj.fields[name] = { value, stamp };
-      changed = true;
+    const kind = fieldKind(obj.type, name);
+    if (kind === 'prose') {
+      changed = replace(ownText(obj, name), stamp, typeof value === 'string' ? value : null) || changed;
+      changed = refreshText(obj, name, stamp) || changed;
+    } else if (kind === 'tally') {
+      obj.tallies[name] = { ...(obj.tallies[name] ?? {}) };
+      changed = setRegister(obj.tallies[name], stamp.client, stamp, value) || changed;
+      changed = refreshTally(obj, name, stamp) || changed;
+    } else {
+      changed = setRegister(obj.fields, name, stamp, value) || changed;
     }
   }
   return changed;
 }
+
+/** Applies a text op to `obj` (whose `texts` may be shared: the field's text is copied). */
+function applyText(obj, op) {
+  if (fieldKind(obj.type, op.field) !== 'prose') return false;
+  let after = null;
+  if (op.after !== undefined && op.after !== null) {
+    after = parseCharId(op.after);
+    if (after === null) return false;
+  }
+  const text = ownText(obj, op.field);
+  let changed = remove(text, (op.delete ?? []).map(parseCharId).filter(Boolean));
+  changed = insert(text, op.stamp, after, op.insert ?? '') || changed;
+  return refreshText(obj, op.field, op.stamp) || changed;
+}
+
+/** A copy of `obj` whose field, text and tally maps may change without touching the original. */
+const ownObject = (obj) => ({ ...obj, fields: { ...obj.fields }, texts: { ...obj.texts }, tallies: { ...obj.tallies } });
 
 /** Applies `op` by the merge rules and reports whether the document changed. Total, idempotent. */
 export function applyOp(doc, op) {
@@ -102,7 +196,7 @@ export function applyOp(doc, op) {
     case 'create': {
       if (doc.tombstones.has(op.object)) return false;
       if (obj === undefined) {
-        const created = { type: op.type, created: stamp, parent: op.parent, pos: op.pos, placed: stamp, fields: {} };
+        const created = { type: op.type, created: stamp, parent: op.parent, pos: op.pos, placed: stamp, fields: {}, texts: {}, tallies: {} };
         doc.objects.set(op.object, created);
         setFields(created, stamp, op.fields);
         return true;
@@ -131,6 +225,8 @@ export function applyOp(doc, op) {
       }
       Object.assign(obj, { parent: op.parent, pos: op.pos, placed: stamp });
       return true;
+    case 'text':
+      return obj !== undefined && applyText(obj, op);
     default:
       return false;
   }
@@ -143,15 +239,23 @@ export function applyOp(doc, op) {
  */
 export function overlayOp(view, op) {
   const current = view.objects.get(op.object);
-  const own = current === undefined ? undefined : { ...current, fields: { ...current.fields } };
+  const own = current === undefined ? undefined : ownObject(current);
+  // Text and tally writes merge like any op (their result is the same in any order), so they
+  // are applied by the merge rules; plain fields show the local value unconditionally.
   const force = (o) => {
-    for (const [name, value] of Object.entries(op.fields ?? {})) o.fields[name] = { value, stamp: op.stamp };
+    const merged = {};
+    for (const [name, value] of Object.entries(op.fields ?? {})) {
+      const kind = fieldKind(o.type, name);
+      if (kind === 'prose' || kind === 'tally') merged[name] = value;
+      else o.fields[name] = { value, stamp: op.stamp };
+    }
+    if (Object.keys(merged).length > 0) setFields(o, op.stamp, merged);
   };
   switch (op.action) {
     case 'create':
       if (view.tombstones.has(op.object)) return;
       if (own === undefined) {
-        const o = { type: op.type, created: op.stamp, parent: op.parent, pos: op.pos, placed: op.stamp, fields: {} };
+        const o = { type: op.type, created: op.stamp, parent: op.parent, pos: op.pos, placed: op.stamp, fields: {}, texts: {}, tallies: {} };
         force(o);
         view.objects.set(op.object, o);
       } else {
@@ -173,6 +277,12 @@ export function overlayOp(view, op) {
     case 'move':
       if (own !== undefined) {
         Object.assign(own, { parent: op.parent, pos: op.pos });
+        view.objects.set(op.object, own);
+      }
+      return;
+    case 'text':
+      if (own !== undefined) {
+        applyText(own, op);
         view.objects.set(op.object, own);
       }
       return;

@@ -150,16 +150,63 @@ export function between(a, b) {
 }
 
 /**
- * The key that places an item at `index` of `keys` (the other items, in order, without the one
- * being placed). Equal neighbouring keys (concurrent inserts) leave no room between them; then the
- * key goes just after the lower one's run of equal keys, which the id tie-break keeps in order.
+ * The key suffix of a writer (fractional.rs `client_suffix`): appended to every key it makes, so
+ * that keys made by different members at the same place never tie. For the server's participant
+ * ids (`p-` and 10 characters) it is those 10 characters and a closing `1`.
  */
-export function keyAt(keys, index) {
-  const lo = index > 0 ? keys[index - 1] : null;
-  let hi = index < keys.length ? keys[index] : null;
-  if (lo !== null && hi !== null && !(lo < hi)) {
-    // Find the next distinct key above `lo`, if any.
-    hi = keys.slice(index).find((k) => k > lo) ?? null;
-  }
-  return between(lo, hi);
+export function clientSuffix(client) {
+  const body = client.startsWith('p-') ? client.slice(2) : client;
+  return `${[...body].filter((c) => /[0-9A-Za-z]/.test(c)).slice(0, 16).join('')}1`;
 }
+
+/** A key strictly between `a` and `b` ending in `suffix` (fractional.rs `between_with`). */
+export function betweenWith(a, b, suffix) {
+  if (!suffix) return between(a, b);
+  if (![...suffix].every((c) => digitIndex(c) >= 0) || suffix.endsWith('0')) throw new KeyError('BadDigit');
+  let key = between(a, b);
+  for (;;) {
+    const candidate = key + suffix;
+    if (b !== null && !(candidate < b)) key = between(key, b);
+    else return candidate;
+  }
+}
+
+/**
+ * Where an item goes when placed at `index` among `keys` (its future siblings' keys in order,
+ * without it), as fractional.rs `place`: { key, rekey: [[index into keys, new key]] }. Equal
+ * neighbouring keys (a tie stored by an older client) leave no key between them; then the tied
+ * siblings from `index` on move up, after the item.
+ */
+export function place(keys, index, suffix) {
+  const i = Math.max(0, Math.min(index, keys.length));
+  const lo = i > 0 ? keys[i - 1] : null;
+  const hi = i < keys.length ? keys[i] : null;
+  if (lo !== null && hi !== null && !(lo < hi)) {
+    let end = i;
+    while (end < keys.length && keys[end] <= lo) end += 1;
+    const next = end < keys.length ? keys[end] : null;
+    const key = betweenWith(lo, next, suffix);
+    const rekey = [];
+    let prev = key;
+    for (let j = i; j < end; j += 1) {
+      prev = betweenWith(prev, next, suffix);
+      rekey.push([j, prev]);
+    }
+    return { key, rekey };
+  }
+  return { key: betweenWith(lo, hi, suffix), rekey: [] };
+}
+
+/** The suffix this page's keys end with; set once the participant is known. */
+let ownSuffix = '';
+
+/** Makes every key from `newKey` and `placeAt` end with `participantId`'s suffix. */
+export function useKeySuffix(participantId) {
+  ownSuffix = participantId ? clientSuffix(participantId) : '';
+}
+
+/** A new key between `a` and `b` for this writer. */
+export const newKey = (a, b) => betweenWith(a, b, ownSuffix);
+
+/** `place` for this writer. */
+export const placeAt = (keys, index) => place(keys, index, ownSuffix);

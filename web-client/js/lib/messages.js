@@ -26,6 +26,7 @@ export const ERROR_MESSAGES = {
   deleted: 'Someone deleted this card (or the card it belongs to) in the meantime.',
   already_exists: 'That card already exists.',
   too_many_objects: 'This room is full (10,000 cards). Delete some cards first.',
+  over_budget: 'You have no dots left to place. Take one back from another topic first.',
   invalid_command: 'That request is not valid.',
   conflict: 'That does not fit the current state of the workshop. The screen now shows the latest state.',
   unavailable: 'The server cannot save right now. Your change is kept and will be retried.',

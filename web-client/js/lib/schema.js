@@ -4,6 +4,8 @@
 export const MAX_TITLE_CHARS = 300;
 export const MAX_TEXT_CHARS = 10_000;
 export const MAX_LABEL_CHARS = 100;
+/** Dots each member may spread over a room's Lean Coffee topics (schema.rs LEAN_COFFEE_DOTS). */
+export const LEAN_COFFEE_DOTS = 3;
 
 export const VISION_SECTIONS = ['vision', 'target_group', 'needs', 'product', 'business_goals'];
 export const ESTIMATES = ['1', '2', '3', '5', '8', '13', '21', '?', 'XS', 'S', 'M', 'L', 'XL'];
@@ -11,20 +13,24 @@ export const ITEM_STATUSES = ['new', 'ready', 'in_progress', 'done'];
 export const DECISIONS = ['persevere', 'pivot', 'retire', 'keep_testing'];
 
 const text = (max) => ({ kind: 'text', max });
+/** Mergeable text (schema.rs FieldKind::Prose): edited with `text` ops, merges concurrent typing. */
+const prose = (max) => ({ kind: 'prose', max });
+/** Per-member entries with a derived total (schema.rs FieldKind::Tally). */
+const tally = (max, budget) => ({ kind: 'tally', max, budget });
 const int = (min, max) => ({ kind: 'int', min, max });
 const oneOf = (values) => ({ kind: 'enum', values });
 const flag = { kind: 'bool' };
 
 export const SCHEMAS = {
   vision_section: { parents: ['root'], fields: { section: oneOf(VISION_SECTIONS), title: text(MAX_TITLE_CHARS) } },
-  vision_note: { parents: ['vision_section'], fields: { text: text(MAX_TEXT_CHARS), author: text(MAX_LABEL_CHARS) } },
+  vision_note: { parents: ['vision_section'], fields: { text: prose(MAX_TEXT_CHARS), author: text(MAX_LABEL_CHARS) } },
   backlog_item: {
     parents: ['root'],
     fields: {
       title: text(MAX_TITLE_CHARS),
       role: text(MAX_TITLE_CHARS),
-      goal: text(MAX_TEXT_CHARS),
-      benefit: text(MAX_TEXT_CHARS),
+      goal: prose(MAX_TEXT_CHARS),
+      benefit: prose(MAX_TEXT_CHARS),
       estimate: oneOf(ESTIMATES),
       value: int(0, 1_000_000),
       status: oneOf(ITEM_STATUSES),
@@ -34,25 +40,25 @@ export const SCHEMAS = {
   },
   acceptance_criterion: {
     parents: ['backlog_item'],
-    fields: { given: text(MAX_TEXT_CHARS), when: text(MAX_TEXT_CHARS), then: text(MAX_TEXT_CHARS), and: text(MAX_TEXT_CHARS), met: flag },
+    fields: { given: prose(MAX_TEXT_CHARS), when: prose(MAX_TEXT_CHARS), then: prose(MAX_TEXT_CHARS), and: prose(MAX_TEXT_CHARS), met: flag },
   },
   experiment: {
     parents: ['root'],
     fields: {
-      hypothesis: text(MAX_TEXT_CHARS),
-      test: text(MAX_TEXT_CHARS),
-      metric: text(MAX_TEXT_CHARS),
-      criterion: text(MAX_TEXT_CHARS),
+      hypothesis: prose(MAX_TEXT_CHARS),
+      test: prose(MAX_TEXT_CHARS),
+      metric: prose(MAX_TEXT_CHARS),
+      criterion: prose(MAX_TEXT_CHARS),
       deadline: text(MAX_LABEL_CHARS),
       owner: text(MAX_LABEL_CHARS),
-      observation: text(MAX_TEXT_CHARS),
-      learning: text(MAX_TEXT_CHARS),
+      observation: prose(MAX_TEXT_CHARS),
+      learning: prose(MAX_TEXT_CHARS),
       decision: oneOf(DECISIONS),
     },
   },
   lean_coffee_topic: {
     parents: ['root'],
-    fields: { title: text(MAX_TITLE_CHARS), author: text(MAX_LABEL_CHARS), votes: int(0, 10_000), column: oneOf(['to_discuss', 'discussing', 'discussed']), notes: text(MAX_TEXT_CHARS) },
+    fields: { title: text(MAX_TITLE_CHARS), author: text(MAX_LABEL_CHARS), votes: tally(LEAN_COFFEE_DOTS, LEAN_COFFEE_DOTS), column: oneOf(['to_discuss', 'discussing', 'discussed']), notes: prose(MAX_TEXT_CHARS) },
   },
   feedback: { parents: ['root', 'backlog_item'], fields: { text: text(MAX_TEXT_CHARS), author: text(MAX_LABEL_CHARS) } },
 };
@@ -69,7 +75,13 @@ export function checkField(type, name, value) {
   if (field === undefined) return { code: 'unknown_field', message: `a ${type} has no field ${name}` };
   if (value === null) return null;
   switch (field.kind) {
+    case 'tally':
+      if (!Number.isInteger(value) || value < 0 || value > field.max) {
+        return { code: 'invalid_value', message: `${name}: your entry must be between 0 and ${field.max}` };
+      }
+      return null;
     case 'text':
+    case 'prose':
       if (typeof value !== 'string') return { code: 'invalid_value', message: `${name} expects text` };
       if (charCount(value) > field.max) {
         return { code: 'too_long', message: `${name} is ${charCount(value)} characters; at most ${field.max} allowed` };

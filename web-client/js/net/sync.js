@@ -4,7 +4,7 @@
 
 import { RoomReplica } from '../lib/replica.js';
 import { createIdSource } from '../lib/ids.js';
-import { checkFields, SCHEMAS } from '../lib/schema.js';
+import { charCount, checkFields, SCHEMAS } from '../lib/schema.js';
 import { describeError } from '../lib/messages.js';
 import { Connection } from './connection.js';
 import { loadPending, savePending } from './storage.js';
@@ -14,7 +14,7 @@ const GAP_RESYNC_MS = 1_500;
 /** First delay before resending an op refused with `rate_limited` or `unavailable`. */
 const RETRY_OP_MS = 1_000;
 
-const OP_VERBS = { create: 'Adding', set: 'Editing', delete: 'Deleting', move: 'Moving' };
+const OP_VERBS = { create: 'Adding', set: 'Editing', delete: 'Deleting', move: 'Moving', text: 'Typing in' };
 const TYPE_NOUNS = {
   vision_section: 'a vision board section',
   vision_note: 'a note',
@@ -149,7 +149,8 @@ export class Sync {
 
   // --- edits -------------------------------------------------------------------------------
 
-  /** Records and sends one local op; `fields` are checked first. Returns false if refused locally. */
+  /** Records and sends one local op; `fields` are checked first. Returns the op, or null if
+   * refused locally. */
   edit(room, action, object, extra = {}) {
     const replica = this.replica(room);
     const type = action === 'create' ? extra.type : replica.view().doc.objects.get(object)?.type;
@@ -157,7 +158,7 @@ export class Sync {
       const problem = checkFields(type, extra.fields);
       if (problem) {
         this.notice('error', describeError(problem.code, problem.message));
-        return false;
+        return null;
       }
     }
     const op = { id: this.ids.opId(), stamp: replica.nextStamp(this.session.participantId), action, object, ...extra };
@@ -165,7 +166,7 @@ export class Sync {
     this.persist();
     this.flush(room);
     this.emit('change');
-    return true;
+    return op;
   }
 
   /** Creates an object; returns its new id (or null if refused locally). */
@@ -176,15 +177,38 @@ export class Sync {
   }
 
   set(room, object, fields) {
-    return this.edit(room, 'set', object, { fields });
+    return this.edit(room, 'set', object, { fields }) !== null;
   }
 
   move(room, object, parent, pos) {
-    return this.edit(room, 'move', object, { parent, pos });
+    return this.edit(room, 'move', object, { parent, pos }) !== null;
   }
 
   remove(room, object) {
-    return this.edit(room, 'delete', object);
+    return this.edit(room, 'delete', object) !== null;
+  }
+
+  /**
+   * Edits mergeable text `field` of `object`: deletes the characters `del` and inserts `insert`
+   * after character `after` (null: at the start). Returns the op's stamp (the inserted
+   * characters' ids derive from it), or null if refused locally (too long).
+   */
+  text(room, object, field, { after = null, insert = '', delete: del = [] }) {
+    const replica = this.replica(room);
+    const obj = replica.view().doc.objects.get(object);
+    const max = SCHEMAS[obj?.type]?.fields[field]?.max;
+    if (max !== undefined && insert !== '') {
+      const length = charCount(obj.fields[field]?.value ?? '') - del.length + charCount(insert);
+      if (length > max) {
+        this.notice('error', describeError('too_long', `${field} would be ${length} characters; at most ${max} allowed`));
+        return null;
+      }
+    }
+    const extra = { field };
+    if (after !== null) extra.after = after;
+    if (insert !== '') extra.insert = insert;
+    if (del.length > 0) extra.delete = del;
+    return this.edit(room, 'text', object, extra)?.stamp ?? null;
   }
 
   /** Sends a workshop command; resolves to { ok: true } or { ok: false, code, message }. */

@@ -4,7 +4,7 @@
 
 import { h, reconcile, setText, show, toggle } from './dom.js';
 import { appendPos, childrenOf, val } from './board-util.js';
-import { keyAt } from '../lib/fractional.js';
+import { placeAt } from '../lib/fractional.js';
 import { label } from '../lib/messages.js';
 import { mountStory } from './story.js';
 
@@ -67,8 +67,10 @@ export function mountBacklog(parent, { actions }) {
     const others = items.filter((c) => c.id !== id);
     const target = Math.max(0, Math.min(index, others.length));
     if (target === items.findIndex((c) => c.id === id)) return;
-    const pos = keyAt(others.map((c) => c.obj.pos), target);
-    if (actions.move(id, 'root', pos)) {
+    // Stories that share a key (created at once by an older client) move apart with it.
+    const { key, rekey } = placeAt(others.map((c) => c.obj.pos), target);
+    for (const [j, k] of rekey) actions.move(others[j].id, 'root', k);
+    if (actions.move(id, 'root', key)) {
       const title = val(items.find((c) => c.id === id).obj, 'title');
       setText(live, `Moved “${title}” to position ${target + 1} of ${items.length}.`);
     }

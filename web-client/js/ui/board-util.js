@@ -1,8 +1,9 @@
 // Reading the visible tree for the boards, and small shared pieces of board UI.
 
-import { between } from '../lib/fractional.js';
+import { newKey } from '../lib/fractional.js';
 import { ROOT, fieldValue } from '../lib/doc.js';
 import { h, setText, setValue, bindText, uid } from './dom.js';
+import { bindProse } from './prose.js';
 
 /** Visible children of `parent` (optionally of one type), in order: [{ id, obj }]. */
 export function childrenOf(tree, parent = ROOT, type) {
@@ -13,7 +14,7 @@ export function childrenOf(tree, parent = ROOT, type) {
 /** A key after the last visible child of `parent` (of any type). */
 export function appendPos(tree, parent = ROOT) {
   const last = (tree.get(parent) ?? []).at(-1);
-  return between(last ? last.obj.pos : null, null);
+  return newKey(last ? last.obj.pos : null, null);
 }
 
 /** A field's value for display (empty string when absent). */
@@ -36,6 +37,28 @@ export function textField(labelText, name, save, { multiline = false, placeholde
   bindText(input, (v) => save(name, textOrNull(v)));
   const wrap = h('div', { class: className }, [h('label', { htmlFor: input.id, text: labelText }), input]);
   return { wrap, input, update: (obj) => setValue(input, val(obj, name)) };
+}
+
+/**
+ * An editable mergeable text field (schema kind 'prose'): what is typed is sent as text ops
+ * while typing and merges with teammates' typing. Returns { wrap, input, update(obj) }.
+ * `objectId()` names the object edited; `actions.text(id, name, edit)` sends the op.
+ */
+export function proseField(labelText, name, actions, objectId, { multiline = false, placeholder = '', maxLength, className = 'field', rows = 2 } = {}) {
+  const input = multiline ? h('textarea', { rows, placeholder, maxLength }) : h('input', { type: 'text', placeholder, maxLength });
+  input.id = uid('t');
+  input.name = name;
+  let current = null;
+  const binding = bindProse(input, { read: () => current?.texts?.[name] ?? null, edit: (e) => actions.text(objectId(), name, e) });
+  const wrap = h('div', { class: className }, [h('label', { htmlFor: input.id, text: labelText }), input]);
+  return {
+    wrap,
+    input,
+    update: (obj) => {
+      current = obj;
+      binding.sync();
+    },
+  };
 }
 
 /** A read-only labelled value: returns { wrap, update(obj) }. */

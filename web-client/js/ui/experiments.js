@@ -2,7 +2,8 @@
 // deadline, owner), then the Learning Card (observation, learning, decision).
 
 import { h, reconcile, setText, show, toggle, select, uid } from './dom.js';
-import { appendPos, childrenOf, textField, textView, val } from './board-util.js';
+import { appendPos, childrenOf, proseField, textField, textView, val } from './board-util.js';
+import { fieldKind } from '../lib/doc.js';
 import { DECISIONS } from '../lib/schema.js';
 import { label } from '../lib/messages.js';
 
@@ -23,8 +24,11 @@ function experimentCard(actions, editable) {
   const node = h('article', { class: 'experiment card' });
   const id = () => node.dataset.id;
   const save = (name, value) => actions.set(id(), { [name]: value });
-  const make = ([name, text, multiline]) =>
-    editable ? textField(text, name, save, { multiline, maxLength: multiline ? 10000 : 100, className: `field field-${name}` }) : textView(text, name);
+  const make = ([name, text, multiline]) => {
+    if (!editable) return textView(text, name);
+    const opts = { multiline, maxLength: multiline ? 10000 : 100, className: `field field-${name}` };
+    return fieldKind('experiment', name) === 'prose' ? proseField(text, name, actions, id, opts) : textField(text, name, save, opts);
+  };
   const testFields = TEST_CARD.map(make);
   const learnFields = LEARNING_CARD.map(make);
   const title = h('h3', { class: 'experiment-title' });

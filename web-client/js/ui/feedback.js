@@ -3,7 +3,7 @@
 
 import { h, reconcile, setText, show, toggle, uid } from './dom.js';
 import { appendPos, childrenOf, val } from './board-util.js';
-import { between } from '../lib/fractional.js';
+import { newKey } from '../lib/fractional.js';
 
 export function mountFeedback(parent, { actions }) {
   const text = h('textarea', { rows: 3, maxLength: 10000, id: uid('fb'), placeholder: 'What works well? What would you change?' });
@@ -25,7 +25,7 @@ export function mountFeedback(parent, { actions }) {
     const body = text.value.trim();
     if (!body || !props) return;
     const parentId = about.value || 'root';
-    const pos = parentId === 'root' ? appendPos(props.tree) : between(childrenOf(props.tree, parentId).at(-1)?.obj.pos ?? null, null);
+    const pos = parentId === 'root' ? appendPos(props.tree) : newKey(childrenOf(props.tree, parentId).at(-1)?.obj.pos ?? null, null);
     if (actions.create('feedback', parentId, pos, { text: body, author: props.me.name })) text.value = '';
   });
 

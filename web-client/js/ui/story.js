@@ -3,8 +3,9 @@
 // Read-only (review stage, observers, other teams) it renders the same story as text.
 
 import { h, reconcile, setText, setValue, show, toggle, bindText, uid, select } from './dom.js';
-import { childrenOf, textField, textOrNull, textView, val } from './board-util.js';
-import { between } from '../lib/fractional.js';
+import { bindProse } from './prose.js';
+import { childrenOf, proseField, textField, textView, val } from './board-util.js';
+import { newKey } from '../lib/fractional.js';
 import { ESTIMATES, ITEM_STATUSES } from '../lib/schema.js';
 import { label } from '../lib/messages.js';
 
@@ -21,17 +22,18 @@ function criterionRow(actions, editable) {
       return { name, el: h('p', { class: `gwt gwt-${name}` }, [h('strong', { text: `${word} ` }), v]), v };
     }
     const input = h('textarea', { rows: 1, class: 'gwt-input', placeholder: name === 'and' ? 'optional' : '', attrs: { 'aria-label': word } });
-    bindText(input, (v) => actions.set(id(), { [name]: textOrNull(v) }), { multiline: false });
+    const prose = bindProse(input, { read: () => node.obj?.texts?.[name] ?? null, edit: (e) => actions.text(id(), name, e) });
     input.addEventListener('focus', () => actions.focus(node.closest('[data-story]')?.dataset.story ?? null));
-    return { name, el: h('label', { class: `gwt gwt-${name}` }, [h('span', { class: 'gwt-word', text: word }), input]), v: input };
+    return { name, el: h('label', { class: `gwt gwt-${name}` }, [h('span', { class: 'gwt-word', text: word }), input]), v: input, prose };
   });
   const del = editable ? h('button', { type: 'button', class: 'icon-btn', text: '×', attrs: { 'aria-label': 'Delete criterion' }, on: { click: () => actions.remove(id()) } }) : null;
   node.append(h('div', { class: 'criterion-met' }, [met, h('label', { htmlFor: met.id, text: 'Met' })]), h('div', { class: 'criterion-parts' }, parts.map((p) => p.el)), ...(del ? [del] : []));
   node.update = (obj) => {
+    node.obj = obj;
     met.checked = obj.fields.met?.value === true;
     toggle(node, 'is-met', met.checked);
     for (const p of parts) {
-      if (editable) setValue(p.v, val(obj, p.name));
+      if (editable) p.prose.sync();
       else {
         setText(p.v, val(obj, p.name) || '—');
         show(p.el, p.name !== 'and' || Boolean(val(obj, 'and')));
@@ -45,8 +47,8 @@ function buildEditor(actions, storyId, moveTo) {
   const save = (name, value) => actions.set(storyId(), { [name]: value });
   const title = textField('Story title', 'title', save, { maxLength: 300, className: 'field field-title' });
   const role = textField('As a', 'role', save, { maxLength: 300, placeholder: 'role' });
-  const goal = textField('I want', 'goal', save, { multiline: true, placeholder: 'goal' });
-  const benefit = textField('So that', 'benefit', save, { multiline: true, placeholder: 'benefit' });
+  const goal = proseField('I want', 'goal', actions, storyId, { multiline: true, placeholder: 'goal' });
+  const benefit = proseField('So that', 'benefit', actions, storyId, { multiline: true, placeholder: 'benefit' });
   const estimate = select([['', '—'], ...ESTIMATES.map((e) => [e, e])], { id: uid('est') });
   const value = h('input', { type: 'number', min: 0, max: 1000000, step: 1, id: uid('val'), inputMode: 'numeric' });
   const status = select(ITEM_STATUSES.map((s) => [s, label(s)]), { id: uid('st') });
@@ -116,7 +118,7 @@ export function mountStory(parent, { actions, onDeleted }) {
   addCriterion.addEventListener('click', () => {
     if (!id || !current) return;
     const last = childrenOf(current.tree, id, 'acceptance_criterion').at(-1);
-    actions.create('acceptance_criterion', id, between(last?.obj.pos ?? null, null), { met: false });
+    actions.create('acceptance_criterion', id, newKey(last?.obj.pos ?? null, null), { met: false });
   });
   let current = null;
 

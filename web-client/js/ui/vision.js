@@ -2,9 +2,10 @@
 // Sections are found by their `section` field, so a board seeded by the server's template and
 // sections created by a client (when someone adds the first note) render the same way.
 
-import { h, reconcile, setText, setValue, show, toggle, bindText, uid } from './dom.js';
-import { appendPos, childrenOf, textOrNull, val } from './board-util.js';
-import { between } from '../lib/fractional.js';
+import { h, reconcile, setText, show, toggle, uid } from './dom.js';
+import { bindProse } from './prose.js';
+import { appendPos, childrenOf, val } from './board-util.js';
+import { newKey } from '../lib/fractional.js';
 import { VISION_SECTIONS } from '../lib/schema.js';
 import { label } from '../lib/messages.js';
 
@@ -34,7 +35,7 @@ function noteNode(actions) {
   const readText = h('p', { class: 'note-text' });
   const del = h('button', { type: 'button', class: 'icon-btn', text: '×', attrs: { 'aria-label': 'Delete note' } });
   const node = h('li', { class: 'note' }, [text, readText, del]);
-  bindText(text, (v) => actions.set(node.dataset.key, { text: textOrNull(v) }));
+  node.prose = bindProse(text, { read: () => node.obj?.texts?.text ?? null, edit: (e) => actions.text(node.dataset.key, 'text', e) });
   text.addEventListener('focus', () => actions.focus(node.dataset.key));
   del.addEventListener('click', () => actions.remove(node.dataset.key));
   return node;
@@ -85,12 +86,12 @@ export function mountVision(parent, { actions }) {
         if (sectionsOf(current.tree).get(s).objects.length > 0) continue;
         const id = actions.create('vision_section', 'root', pos, { section: s, title: label(s) });
         if (s === section) target = id;
-        pos = between(pos, null);
+        pos = newKey(pos, null);
       }
     }
     if (!target) return false;
     const notes = childrenOf(current.tree, target);
-    const pos = between(notes.at(-1)?.obj.pos ?? null, null);
+    const pos = newKey(notes.at(-1)?.obj.pos ?? null, null);
     return actions.create('vision_note', target, pos, { text, author: me.name }) !== null;
   }
 
@@ -114,7 +115,8 @@ export function mountVision(parent, { actions }) {
             show(text, canEdit);
             show(del, canEdit);
             show(readText, !canEdit);
-            if (canEdit) setValue(text, val(n.obj, 'text'));
+            node.obj = n.obj;
+            if (canEdit) node.prose.sync();
             else setText(readText, val(n.obj, 'text'));
             node.title = val(n.obj, 'author') ? `by ${val(n.obj, 'author')}` : '';
             toggle(node, 'is-pending', pendingIds.has(n.id));
