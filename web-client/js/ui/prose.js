@@ -35,15 +35,13 @@ export function bindProse(el, { read, edit, interval = TEXT_FLUSH_MS }) {
     const d = diffText(base.value, base.ids, value);
     if (d === null) return;
     const stamp = edit({ after: d.after, insert: d.insert, delete: d.delete });
-    if (stamp === null) {
-      sync();
-      return;
-    }
-    // The element now shows base + this edit: its characters' ids are known.
+    // Refused locally: the next render puts the document's text back.
+    if (stamp === null) return;
+    // The element now shows base + this edit: its characters' ids are known. The next render
+    // (scheduled by the edit) merges in whatever others typed meanwhile.
     const inserted = Array.from(d.insert, (_, i) => `${stamp.clock}.${i}.${stamp.client}`);
     const ids = [...base.ids.slice(0, d.keptBefore), ...inserted, ...base.ids.slice(base.ids.length - d.keptAfter)];
     base = { value, ids };
-    sync();
   }
 
   /** Brings the element in line with the document, keeping the caret on its characters. */
