@@ -408,7 +408,7 @@ fn refresh_text(obj: &mut Object, name: &str, stamp: &Stamp) -> bool {
 
 /// Refreshes the total of tally field `name` in `fields`.
 fn refresh_tally(obj: &mut Object, name: &str, stamp: &Stamp) -> bool {
-    let total = obj.tallies.get(name).map_or(0, |entries| tally_total(entries));
+    let total = obj.tallies.get(name).map_or(0, tally_total);
     put_derived(obj, name, stamp, Value::Int(total))
 }
 

@@ -40,7 +40,8 @@ impl CharId {
     pub fn parse(s: &str) -> Option<CharId> {
         let (clock, rest) = s.split_once('.')?;
         let (index, client) = rest.split_once('.')?;
-        let digits = |t: &str| !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |t: &str| !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit());
         if !digits(clock) || !digits(index) || client.is_empty() {
             return None;
         }
@@ -112,7 +113,7 @@ impl Text {
     pub fn has_run(&self, stamp: &Stamp) -> bool {
         self.elems
             .iter()
-            .any(|e| e.clock == stamp.clock && &*self.clients[e.client as usize] == stamp.client)
+            .any(|e| e.clock == stamp.clock && *self.clients[e.client as usize] == stamp.client)
     }
 
     /// Whether characters stamped `(clock, client)` are deleted by the newest replace.
@@ -278,11 +279,9 @@ impl PartialEq for Text {
     fn eq(&self, other: &Self) -> bool {
         self.cleared == other.cleared
             && self.elems.len() == other.elems.len()
-            && self
-                .elems
-                .iter()
-                .zip(&other.elems)
-                .all(|(a, b)| self.id_of(a) == other.id_of(b) && a.ch == b.ch && a.deleted == b.deleted)
+            && self.elems.iter().zip(&other.elems).all(|(a, b)| {
+                self.id_of(a) == other.id_of(b) && a.ch == b.ch && a.deleted == b.deleted
+            })
     }
 }
 

@@ -6,8 +6,8 @@ use crate::error::ErrorCode;
 use crate::fractional;
 use crate::op::{Op, OpKind};
 use crate::schema::{
-    self, FieldKind, TypeSchema, MAX_ID_CHARS, MAX_OBJECTS, MAX_POS_CHARS, MAX_TEXT_HISTORY,
-    ROOT, ROOT_TYPE,
+    self, FieldKind, TypeSchema, MAX_ID_CHARS, MAX_OBJECTS, MAX_POS_CHARS, MAX_TEXT_HISTORY, ROOT,
+    ROOT_TYPE,
 };
 use crate::text::CharId;
 use crate::value::{Stamp, Value};
@@ -134,7 +134,15 @@ pub fn validate(doc: &Doc, op: &Op) -> Result<(), ValidationError> {
             after,
             insert,
             delete,
-        } => check_text(doc, object, field, after.as_deref(), insert, delete, &op.stamp),
+        } => check_text(
+            doc,
+            object,
+            field,
+            after.as_deref(),
+            insert,
+            delete,
+            &op.stamp,
+        ),
     }
 }
 
@@ -169,7 +177,10 @@ fn check_text(
         }
     };
     if insert.is_empty() && delete.is_empty() {
-        return err(ErrorCode::InvalidOp, "a text op inserts or deletes something");
+        return err(
+            ErrorCode::InvalidOp,
+            "a text op inserts or deletes something",
+        );
     }
     if delete.len() > MAX_DELETES_PER_OP {
         return err(

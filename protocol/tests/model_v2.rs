@@ -96,7 +96,8 @@ fn step() -> impl Strategy<Value = Step> {
                 deletes
             }
         ),
-        (any::<Index>(), any::<Index>()).prop_map(|(replica, author)| Step::Deliver { replica, author }),
+        (any::<Index>(), any::<Index>())
+            .prop_map(|(replica, author)| Step::Deliver { replica, author }),
     ]
 }
 
@@ -423,7 +424,10 @@ fn budget_is_enforced_per_member_across_topics() {
     doc.apply(&two);
     // One dot left for p-a; p-b has all three.
     let over = vote(6, "p-a", "t2", 2);
-    assert_eq!(validate(&doc, &over).unwrap_err().code, ErrorCode::OverBudget);
+    assert_eq!(
+        validate(&doc, &over).unwrap_err().code,
+        ErrorCode::OverBudget
+    );
     validate(&doc, &vote(6, "p-a", "t2", 1)).unwrap();
     validate(&doc, &vote(6, "p-b", "t2", LEAN_COFFEE_DOTS)).unwrap();
     // Taking dots back frees them; moving them on one topic counts the new value only.
@@ -450,7 +454,10 @@ fn version_1_documents_are_converted_on_load() {
              "fields":{"votes":{"value":5,"stamp":{"clock":8,"client":"p-c"}}}}},
         "tombstones":[]}"#;
     let mut doc: Doc = serde_json::from_str(v1).unwrap();
-    assert_eq!(doc.objects["n"].get("text"), Some(&Value::Text("héllo".into())));
+    assert_eq!(
+        doc.objects["n"].get("text"),
+        Some(&Value::Text("héllo".into()))
+    );
     assert_eq!(doc.objects["n"].texts["text"].render(), "héllo");
     assert_eq!(doc.objects["t"].get("votes"), Some(&Value::Int(5)));
     // The converted text takes edits; the converted count keeps counting.
@@ -478,7 +485,10 @@ fn version_1_documents_are_converted_on_load() {
             fields: BTreeMap::from([("votes".into(), Value::Int(1))]),
         },
     ));
-    assert_eq!(doc.objects["n"].get("text"), Some(&Value::Text("héllo world".into())));
+    assert_eq!(
+        doc.objects["n"].get("text"),
+        Some(&Value::Text("héllo world".into()))
+    );
     assert_eq!(doc.objects["t"].get("votes"), Some(&Value::Int(6)));
     // A converted document written back reads as version 2, unchanged.
     let json = doc.canonical_json();
@@ -507,11 +517,23 @@ fn invalid_text_ops_are_refused_with_a_code() {
     };
     let code = |o: &Op| validate(&doc, o).unwrap_err().code;
     assert_eq!(code(&text(9, None, "", vec![])), ErrorCode::InvalidOp);
-    assert_eq!(code(&text(9, Some("nope".into()), "x", vec![])), ErrorCode::InvalidOp);
-    assert_eq!(code(&text(9, Some("1.0.p-zz".into()), "x", vec![])), ErrorCode::InvalidOp);
-    assert_eq!(code(&text(9, None, "", vec!["5.0.p-zz".into()])), ErrorCode::InvalidOp);
+    assert_eq!(
+        code(&text(9, Some("nope".into()), "x", vec![])),
+        ErrorCode::InvalidOp
+    );
+    assert_eq!(
+        code(&text(9, Some("1.0.p-zz".into()), "x", vec![])),
+        ErrorCode::InvalidOp
+    );
+    assert_eq!(
+        code(&text(9, None, "", vec!["5.0.p-zz".into()])),
+        ErrorCode::InvalidOp
+    );
     // Stamped at or below its anchor: would break the placement rule.
-    assert_eq!(code(&text(2, Some(ids[0].to_string()), "x", vec![])), ErrorCode::InvalidOp);
+    assert_eq!(
+        code(&text(2, Some(ids[0].to_string()), "x", vec![])),
+        ErrorCode::InvalidOp
+    );
     assert_eq!(
         code(&text(9, None, &"x".repeat(10_001), vec![])),
         ErrorCode::TooLong
@@ -521,5 +543,9 @@ fn invalid_text_ops_are_refused_with_a_code() {
         *field = "author".into();
     }
     assert_eq!(code(&wrong), ErrorCode::InvalidValue);
-    validate(&doc, &text(9, Some(ids[4].to_string()), "!", vec![ids[0].to_string()])).unwrap();
+    validate(
+        &doc,
+        &text(9, Some(ids[4].to_string()), "!", vec![ids[0].to_string()]),
+    )
+    .unwrap();
 }

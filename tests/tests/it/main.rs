@@ -8,4 +8,5 @@ mod crash;
 mod durability;
 mod flow;
 mod load;
+mod merge;
 mod permissions;
