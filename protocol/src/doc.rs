@@ -51,6 +51,14 @@ pub struct Object {
     /// The per-member entries of each tally field: field -> member -> entry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tallies: BTreeMap<String, BTreeMap<String, Field>>,
+    /// The entries of each sealed field: field -> member -> entry. Before the reveal an entry's
+    /// value is `true` (sealed) or `null` (withdrawn): never the sealed value, which only the
+    /// server holds. The reveal op writes the values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sealed: BTreeMap<String, BTreeMap<String, Field>>,
+    /// The stamp of the reveal op, once the object's sealed fields were revealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revealed: Option<Stamp>,
 }
 
 impl Object {
@@ -185,6 +193,8 @@ impl Doc {
                         fields: BTreeMap::new(),
                         texts: BTreeMap::new(),
                         tallies: BTreeMap::new(),
+                        sealed: BTreeMap::new(),
+                        revealed: None,
                     }
                 });
                 if wins(stamp, ty, &obj.created, &obj.ty) {
@@ -248,6 +258,55 @@ impl Doc {
                 let mut changed = text.delete(&delete);
                 changed |= text.insert(stamp, after.as_ref(), insert);
                 refresh_text(obj, field, stamp) || changed
+            }
+            OpKind::Seal {
+                object,
+                field,
+                withdraw,
+                ..
+            } => {
+                // The value, if this replica has it (its own unacknowledged op), is not stored:
+                // every replica's document holds the same public entry.
+                let Some(obj) = self.objects.get_mut(object) else {
+                    return false;
+                };
+                if obj.revealed.is_some()
+                    || !matches!(field_kind(&obj.ty, field), Some(FieldKind::Sealed(_)))
+                {
+                    return false;
+                }
+                let entry = if *withdraw {
+                    Value::Null
+                } else {
+                    Value::Bool(true)
+                };
+                let entries = obj.sealed.entry(field.clone()).or_default();
+                set_register(entries, &stamp.client, stamp, &entry)
+            }
+            OpKind::Reveal { object, values } => {
+                let Some(obj) = self.objects.get_mut(object) else {
+                    return false;
+                };
+                if obj.revealed.is_some() {
+                    return false;
+                }
+                obj.revealed = Some(stamp.clone());
+                for (field, members) in values {
+                    if !matches!(field_kind(&obj.ty, field), Some(FieldKind::Sealed(_))) {
+                        continue;
+                    }
+                    let entries = obj.sealed.entry(field.clone()).or_default();
+                    for (member, value) in members {
+                        entries.insert(
+                            member.clone(),
+                            Field {
+                                value: value.clone(),
+                                stamp: stamp.clone(),
+                            },
+                        );
+                    }
+                }
+                true
             }
         }
     }

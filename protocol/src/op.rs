@@ -56,9 +56,45 @@ pub enum OpKind {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         delete: Vec<String>,
     },
+    /// Puts the sender's entry in sealed `field` of `object` (see [`crate::doc`]): `value`
+    /// seals a value, `withdraw` takes the entry back. The server keeps the value to itself and
+    /// orders the op without it, so every member (and every store) sees only *who* sealed.
+    Seal {
+        object: String,
+        field: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<Value>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        withdraw: bool,
+    },
+    /// Reveals every sealed field of `object` at once. Sent without `values`; the server fills
+    /// them in (field -> member -> value) from its private store when it orders the op.
+    Reveal {
+        object: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        values: BTreeMap<String, BTreeMap<String, Value>>,
+    },
 }
 
 impl OpKind {
+    /// The op as every member may see it: a seal without its value. Other ops are unchanged.
+    pub fn public(&self) -> OpKind {
+        match self {
+            OpKind::Seal {
+                object,
+                field,
+                withdraw,
+                ..
+            } => OpKind::Seal {
+                object: object.clone(),
+                field: field.clone(),
+                value: None,
+                withdraw: *withdraw,
+            },
+            other => other.clone(),
+        }
+    }
+
     /// The object this op targets.
     pub fn object(&self) -> &str {
         match self {
@@ -66,7 +102,9 @@ impl OpKind {
             | OpKind::Set { object, .. }
             | OpKind::Delete { object }
             | OpKind::Move { object, .. }
-            | OpKind::Text { object, .. } => object,
+            | OpKind::Text { object, .. }
+            | OpKind::Seal { object, .. }
+            | OpKind::Reveal { object, .. } => object,
         }
     }
 }

@@ -42,6 +42,10 @@ pub enum FieldKind {
     /// `max`), the field's value is the total, and a member's entries over every object of the
     /// type in a room add up to at most `budget` (dots in a Lean Coffee).
     Tally { max: i64, budget: i64 },
+    /// Per-member sealed entries (hidden votes): each member seals a value of the inner kind
+    /// with a `seal` op; until a `reveal` op, the document (and every member) knows only who
+    /// has sealed, and the server keeps the values in private storage.
+    Sealed(&'static FieldKind),
     /// An integer in an inclusive range.
     Int(i64, i64),
     /// `true` or `false`.
@@ -130,6 +134,13 @@ pub const ITEM_STATUSES: &[&str] = &["new", "ready", "in_progress", "done"];
 pub const DECISIONS: &[&str] = &["persevere", "pivot", "retire", "keep_testing"];
 pub const LEAN_COFFEE_COLUMNS: &[&str] = &["to_discuss", "discussing", "discussed"];
 
+/// What an estimation card can say: the estimate scales, plus coffee (a break, please).
+pub const CARDS: &[&str] = &[
+    "1", "2", "3", "5", "8", "13", "21", "?", "coffee", "XS", "S", "M", "L", "XL",
+];
+pub const SCALES: &[&str] = &["fibonacci", "tshirt"];
+const CARD: FieldKind = FieldKind::Enum(CARDS);
+
 /// Every object type a room document may hold.
 pub const SCHEMAS: &[TypeSchema] = &[
     TypeSchema {
@@ -198,6 +209,17 @@ pub const SCHEMAS: &[TypeSchema] = &[
             tally("votes", LEAN_COFFEE_DOTS, LEAN_COFFEE_DOTS),
             one_of("column", LEAN_COFFEE_COLUMNS),
             prose("notes", MAX_TEXT_CHARS),
+        ],
+    },
+    TypeSchema {
+        name: "estimation_round",
+        parents: &["backlog_item"],
+        fields: &[
+            one_of("scale", SCALES),
+            FieldSchema {
+                name: "votes",
+                kind: FieldKind::Sealed(&CARD),
+            },
         ],
     },
     TypeSchema {

@@ -143,6 +143,77 @@ pub fn validate(doc: &Doc, op: &Op) -> Result<(), ValidationError> {
             delete,
             &op.stamp,
         ),
+        OpKind::Seal {
+            object,
+            field,
+            value,
+            withdraw,
+        } => check_seal(doc, object, field, value.as_ref(), *withdraw),
+        OpKind::Reveal { object, values } => {
+            let obj = live(doc, object)?;
+            let sealed = schema::schema(&obj.ty).is_some_and(|s| {
+                s.fields
+                    .iter()
+                    .any(|f| matches!(f.kind, FieldKind::Sealed(_)))
+            });
+            if !sealed {
+                return err(
+                    ErrorCode::InvalidOp,
+                    format!("a {} has nothing sealed to reveal", obj.ty),
+                );
+            }
+            if obj.revealed.is_some() {
+                return err(ErrorCode::Conflict, format!("{object} was revealed already"));
+            }
+            if !values.is_empty() {
+                return err(
+                    ErrorCode::InvalidOp,
+                    "send reveal without values: the server fills them in",
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A seal: a sealed field of a live, unrevealed object, with a valid value or a withdraw.
+fn check_seal(
+    doc: &Doc,
+    object: &str,
+    field: &str,
+    value: Option<&Value>,
+    withdraw: bool,
+) -> Result<(), ValidationError> {
+    let obj = live(doc, object)?;
+    let inner = match schema::field_kind(&obj.ty, field) {
+        Some(FieldKind::Sealed(inner)) => *inner,
+        Some(_) => {
+            return err(
+                ErrorCode::InvalidValue,
+                format!("{field} is not a sealed field"),
+            )
+        }
+        None => {
+            return err(
+                ErrorCode::UnknownField,
+                format!("a {} has no field {field:?}", obj.ty),
+            )
+        }
+    };
+    if obj.revealed.is_some() {
+        return err(ErrorCode::Conflict, format!("{object} was revealed already"));
+    }
+    match (value, withdraw) {
+        (Some(Value::Null) | None, false) => err(
+            ErrorCode::InvalidOp,
+            "a seal carries a value, or withdraw: true",
+        ),
+        (Some(_), true) => err(
+            ErrorCode::InvalidOp,
+            "a seal carries a value or withdraws, not both",
+        ),
+        (None, true) => Ok(()),
+        (Some(v), false) => check_value(field, inner, v),
     }
 }
 
@@ -356,6 +427,12 @@ fn check_fields(
                 }
             }
             (FieldKind::Bool, Value::Bool(_)) => {}
+            (FieldKind::Sealed(_), _) => {
+                return err(
+                    ErrorCode::InvalidOp,
+                    format!("{name} is sealed: send a seal op, not a set"),
+                );
+            }
             (FieldKind::Enum(allowed), Value::Text(s)) => {
                 if !allowed.contains(&s.as_str()) {
                     return err(
@@ -393,8 +470,39 @@ fn describe(kind: FieldKind) -> &'static str {
     match kind {
         FieldKind::Text(_) | FieldKind::Prose(_) => "a string",
         FieldKind::Tally { .. } => "an integer (your own entry)",
+        FieldKind::Sealed(_) => "a seal op",
         FieldKind::Int(_, _) => "an integer",
         FieldKind::Bool => "true or false",
         FieldKind::Enum(_) => "one of a fixed list of strings",
+    }
+}
+
+/// Checks one value against a plain field kind (text, integer, boolean, enum).
+fn check_value(name: &str, kind: FieldKind, value: &Value) -> Result<(), ValidationError> {
+    match (kind, value) {
+        (FieldKind::Text(max), Value::Text(s)) => {
+            let chars = s.chars().count();
+            if chars > max {
+                return err(
+                    ErrorCode::TooLong,
+                    format!("{name} is {chars} characters; at most {max} allowed"),
+                );
+            }
+            Ok(())
+        }
+        (FieldKind::Int(min, max), Value::Int(i)) if *i < min || *i > max => err(
+            ErrorCode::InvalidValue,
+            format!("{name} must be between {min} and {max}"),
+        ),
+        (FieldKind::Int(..), Value::Int(_)) | (FieldKind::Bool, Value::Bool(_)) => Ok(()),
+        (FieldKind::Enum(allowed), Value::Text(s)) if !allowed.contains(&s.as_str()) => err(
+            ErrorCode::InvalidValue,
+            format!("{name} must be one of {}", allowed.join(", ")),
+        ),
+        (FieldKind::Enum(_), Value::Text(_)) => Ok(()),
+        (kind, _) => err(
+            ErrorCode::InvalidValue,
+            format!("{name} expects {}", describe(kind)),
+        ),
     }
 }
