@@ -24,7 +24,8 @@ pub mod workshop;
 pub use doc::{Doc, Field, Object};
 pub use error::{close, ErrorCode};
 pub use message::{
-    decode_client, ClientMsg, Member, ResumePoint, Role, ServerMsg, TimerEvent, PROTOCOL_VERSION,
+    decode_client, ClientMsg, Member, ResumePoint, Role, SealedEntry, ServerMsg, TimerEvent,
+    PROTOCOL_VERSION,
 };
 pub use op::{Op, OpKind};
 pub use text::{CharId, Text};

@@ -89,6 +89,14 @@ pub enum TimerEvent {
     Expired,
 }
 
+/// One of a member's own sealed values, as the server tells only that member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedEntry {
+    pub object: String,
+    pub field: String,
+    pub value: crate::value::Value,
+}
+
 /// Server to client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -126,6 +134,13 @@ pub enum ServerMsg {
         op_id: String,
         code: ErrorCode,
         message: String,
+    },
+    /// Your own sealed values in a room, all of them (sent to your connections only: after a
+    /// join, and after a seal of yours is committed). Nobody else receives these before the
+    /// reveal.
+    Sealed {
+        room: String,
+        entries: Vec<SealedEntry>,
     },
     /// The members connected to a room, after a change.
     Presence {

@@ -163,7 +163,10 @@ pub fn validate(doc: &Doc, op: &Op) -> Result<(), ValidationError> {
                 );
             }
             if obj.revealed.is_some() {
-                return err(ErrorCode::Conflict, format!("{object} was revealed already"));
+                return err(
+                    ErrorCode::Conflict,
+                    format!("{object} was revealed already"),
+                );
             }
             if !values.is_empty() {
                 return err(
@@ -201,7 +204,10 @@ fn check_seal(
         }
     };
     if obj.revealed.is_some() {
-        return err(ErrorCode::Conflict, format!("{object} was revealed already"));
+        return err(
+            ErrorCode::Conflict,
+            format!("{object} was revealed already"),
+        );
     }
     match (value, withdraw) {
         (Some(Value::Null) | None, false) => err(

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 const CLIENT_VARIANTS: usize = 7;
-const SERVER_VARIANTS: usize = 13;
+const SERVER_VARIANTS: usize = 14;
 const COMMAND_VARIANTS: usize = 15;
 
 /// Index and wire name of a client message's variant.
@@ -50,6 +50,7 @@ fn server_variant(msg: &ServerMsg) -> (usize, &'static str) {
         ServerMsg::Pong { .. } => (10, "pong"),
         ServerMsg::Reconnect { .. } => (11, "reconnect"),
         ServerMsg::Left { .. } => (12, "left"),
+        ServerMsg::Sealed { .. } => (13, "sealed"),
     }
 }
 
@@ -327,6 +328,14 @@ fn all_server_msgs() -> Vec<ServerMsg> {
             room: "b1".into(),
             op_id: "op-1".into(),
             seq: 42,
+        },
+        ServerMsg::Sealed {
+            room: "b1".into(),
+            entries: vec![plenary_protocol::SealedEntry {
+                object: "round-1".into(),
+                field: "votes".into(),
+                value: Value::Text("8".into()),
+            }],
         },
         ServerMsg::Reject {
             room: "b1".into(),

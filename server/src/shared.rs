@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use plenary_protocol::{Doc, Member, Op};
+use plenary_protocol::{Doc, Member, Op, OpKind, SealedEntry};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{RedisResult, Script, Value};
 use tokio::sync::{mpsc, Notify};
@@ -45,17 +45,49 @@ const QUARANTINE: Duration = Duration::from_secs(5);
 /// Timeout of one Redis command.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Orders ops in a room's log: per op, dedup by op id, INCR the seq, XADD the entry. KEYS: seq,
+/// log, the sealed-values hash, then one dedup key per op; ARGV: the dedup TTL, then per op its
+/// JSON, its sender and its sealed action: empty, `p<US>field<US>value` (seal; the field is
+/// `object<US>name<US>member`), `w<US>field` (withdraw) or `r<US>object` (reveal: the object's
+/// sealed values move from the hash into the entry, in one step with its ordering).
 const APPEND: &str = r#"
 local out = {}
-for i = 3, #KEYS do
-  local n = i - 2
+local us = string.char(31)
+for i = 4, #KEYS do
+  local n = i - 3
+  local op, p, act = ARGV[3 * n - 1], ARGV[3 * n], ARGV[3 * n + 1]
   local existing = redis.call('GET', KEYS[i])
   if existing then
     out[n] = 'd:' .. existing
   else
     local seq = redis.call('INCR', KEYS[1])
-    redis.call('XADD', KEYS[2], seq .. '-1', 'op', ARGV[2 * n], 'p', ARGV[2 * n + 1])
-    redis.call('SET', KEYS[i], seq .. ':' .. ARGV[2 * n + 1], 'EX', ARGV[1])
+    local kind = string.sub(act, 1, 1)
+    if kind == 'p' then
+      local rest = string.sub(act, 3)
+      local field, value = string.match(rest, '^(.*)' .. us .. '([^' .. us .. ']*)$')
+      redis.call('HSET', KEYS[3], field, value)
+      redis.call('XADD', KEYS[2], seq .. '-1', 'op', op, 'p', p)
+    elseif kind == 'w' then
+      redis.call('HDEL', KEYS[3], string.sub(act, 3))
+      redis.call('XADD', KEYS[2], seq .. '-1', 'op', op, 'p', p)
+    elseif kind == 'r' then
+      local prefix = string.sub(act, 3) .. us
+      local all = redis.call('HGETALL', KEYS[3])
+      local taken = {}
+      for j = 1, #all, 2 do
+        if string.sub(all[j], 1, #prefix) == prefix then
+          taken[#taken + 1] = all[j]
+          taken[#taken + 1] = all[j + 1]
+          redis.call('HDEL', KEYS[3], all[j])
+        end
+      end
+      local sealed = '[]'
+      if #taken > 0 then sealed = cjson.encode(taken) end
+      redis.call('XADD', KEYS[2], seq .. '-1', 'op', op, 'p', p, 'sealed', sealed)
+    else
+      redis.call('XADD', KEYS[2], seq .. '-1', 'op', op, 'p', p)
+    end
+    redis.call('SET', KEYS[i], seq .. ':' .. p, 'EX', ARGV[1])
     out[n] = 'n:' .. seq
   end
 end
@@ -99,6 +131,8 @@ pub struct RoomKeys {
     snap: String,
     epoch: String,
     pres_nodes: String,
+    /// The room's sealed values (server-private): field `object<US>name<US>member`, value JSON.
+    sealed: String,
     tag: String,
 }
 
@@ -111,6 +145,7 @@ impl RoomKeys {
             snap: format!("{tag}:snap"),
             epoch: format!("{tag}:epoch"),
             pres_nodes: format!("{tag}:presnodes"),
+            sealed: format!("{tag}:sealed"),
             tag,
         }
     }
@@ -281,19 +316,25 @@ impl Redis {
         self.subs.lock().expect("subs lock").remove(key);
     }
 
-    /// Orders `ops` (with their senders) in the room's log; one answer per op, in order.
+    /// Orders `ops` (public form, with their senders and sealed actions, see [`sealed_action`])
+    /// in the room's log; one answer per op, in order.
     pub async fn append(
         &self,
         keys: &RoomKeys,
-        ops: &[(Op, String)],
+        ops: &[(Op, String, String)],
     ) -> Result<Vec<Appended>, StoreError> {
         let mut invocation = self.append.prepare_invoke();
-        invocation.key(&keys.seq).key(&keys.log).arg(DEDUP_TTL_SECS);
-        for (op, participant) in ops {
+        invocation
+            .key(&keys.seq)
+            .key(&keys.log)
+            .key(&keys.sealed)
+            .arg(DEDUP_TTL_SECS);
+        for (op, participant, action) in ops {
             invocation.key(keys.dedup(&op.id));
             invocation
                 .arg(serde_json::to_string(op).map_err(|e| StoreError(e.to_string()))?)
-                .arg(participant);
+                .arg(participant)
+                .arg(action);
         }
         let mut conn = self.conn();
         let replies: Vec<String> = self.mark(invocation.invoke_async(&mut conn).await)?;
@@ -312,6 +353,37 @@ impl Redis {
                 ))
             })
             .collect()
+    }
+
+    /// `member`'s own sealed values in a room (for a `sealed` message to that member only).
+    pub async fn sealed_of(
+        &self,
+        keys: &RoomKeys,
+        member: &str,
+    ) -> Result<Vec<SealedEntry>, StoreError> {
+        let mut conn = self.conn();
+        let all: HashMap<String, String> = self.mark(
+            redis::cmd("HGETALL")
+                .arg(&keys.sealed)
+                .query_async(&mut conn)
+                .await,
+        )?;
+        let mut out: Vec<SealedEntry> = all
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let mut parts = k.split(SEP);
+                let (object, field, m) = (parts.next()?, parts.next()?, parts.next()?);
+                (m == member).then(|| {
+                    Some(SealedEntry {
+                        object: object.to_owned(),
+                        field: field.to_owned(),
+                        value: serde_json::from_str(&v).ok()?,
+                    })
+                })?
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.object, &a.field).cmp(&(&b.object, &b.field)));
+        Ok(out)
     }
 
     /// Reads a room: its epoch (created on first use), snapshot and the log after it.
@@ -610,13 +682,60 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
+/// The separator of the parts of a sealed-values hash field (ASCII unit separator, which ids
+/// cannot contain).
+const SEP: char = '\u{1f}';
+
+/// The sealed action the append script carries out with `op` (the op as the client sent it,
+/// already validated) for `member`: see [`APPEND`].
+pub fn sealed_action(op: &Op, member: &str) -> String {
+    match &op.kind {
+        OpKind::Seal {
+            object,
+            field,
+            value: Some(value),
+            withdraw: false,
+        } => format!(
+            "p{SEP}{object}{SEP}{field}{SEP}{member}{SEP}{}",
+            serde_json::to_string(value).expect("values always serialize")
+        ),
+        OpKind::Seal { object, field, .. } => format!("w{SEP}{object}{SEP}{field}{SEP}{member}"),
+        OpKind::Reveal { object, .. } => format!("r{SEP}{object}"),
+        _ => String::new(),
+    }
+}
+
+/// A reveal entry's op with the values the append script moved into the entry's `sealed`
+/// field (a flat JSON list of hash field, value JSON).
+fn with_revealed(mut op: Op, sealed: &str) -> Option<Op> {
+    let flat: Vec<String> = serde_json::from_str(sealed).ok()?;
+    if let OpKind::Reveal { values, .. } = &mut op.kind {
+        for pair in flat.chunks(2) {
+            let [key, value] = pair else { return None };
+            let mut parts = key.split(SEP);
+            let (_, field, member) = (parts.next()?, parts.next()?, parts.next()?);
+            let value: plenary_protocol::Value = serde_json::from_str(value).ok()?;
+            values
+                .entry(field.to_owned())
+                .or_default()
+                .insert(member.to_owned(), value);
+        }
+    }
+    Some(op)
+}
+
 /// A room log entry from its stream id (`<seq>-1`) and fields; `None` if the id is not a seq.
 fn room_entry(id: &str, fields: &HashMap<String, String>) -> Option<Entry> {
     let seq: u64 = id.split('-').next()?.parse().ok()?;
-    let op = match (
-        fields.get("op").map(|j| serde_json::from_str::<Op>(j)),
-        fields.get("p"),
-    ) {
+    let parsed = fields
+        .get("op")
+        .map(|j| serde_json::from_str::<Op>(j))
+        .map(|r| match (r, fields.get("sealed")) {
+            (Ok(op), Some(sealed)) => with_revealed(op, sealed).ok_or(()),
+            (Ok(op), None) => Ok(op),
+            (Err(_), _) => Err(()),
+        });
+    let op = match (parsed, fields.get("p")) {
         (Some(Ok(op)), Some(p)) => Some(StoredOp {
             seq,
             op,

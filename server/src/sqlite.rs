@@ -16,7 +16,9 @@ use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info};
 
-use crate::store::{Dedup, Loaded, RoomRecord, Store, StoreError, StoredOp, Write, WriteFuture};
+use crate::store::{
+    Dedup, Loaded, RoomRecord, SealedValue, Store, StoreError, StoredOp, Write, WriteFuture,
+};
 
 /// Writes queued for the writer thread. Senders wait when it is full (backpressure).
 const QUEUE: usize = 4_096;
@@ -88,7 +90,7 @@ fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
 
 /// The schema version this code writes (`PRAGMA user_version`); 0 is the first layout, which
 /// [`migrate_v1`] converts.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS workshops (
@@ -113,6 +115,14 @@ CREATE TABLE IF NOT EXISTS log (
     participant TEXT NOT NULL,
     op TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sealed (
+    room INTEGER NOT NULL,
+    object TEXT NOT NULL,
+    field TEXT NOT NULL,
+    member TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (room, object, field, member)
+) WITHOUT ROWID;
 ";
 
 fn open_connection(path: &Path, options: &Options) -> Result<Connection, StoreError> {
@@ -481,6 +491,42 @@ fn room_key(
     Ok(key)
 }
 
+/// Applies a batch's changes to the private `sealed` table, in the batch's transaction.
+fn write_sealed(
+    tx: &rusqlite::Transaction,
+    key: i64,
+    writes: &[crate::store::SealedWrite],
+) -> rusqlite::Result<()> {
+    use crate::store::SealedWrite;
+    for w in writes {
+        match w {
+            SealedWrite::Put(v) => {
+                let value = serde_json::to_string(&v.value).expect("values always serialize");
+                tx.prepare_cached(
+                    "INSERT INTO sealed (room, object, field, member, value) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (room, object, field, member) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(params![key, v.object, v.field, v.member, value])?;
+            }
+            SealedWrite::Remove {
+                object,
+                field,
+                member,
+            } => {
+                tx.prepare_cached(
+                    "DELETE FROM sealed WHERE room = ?1 AND object = ?2 AND field = ?3 AND member = ?4",
+                )?
+                .execute(params![key, object, field, member])?;
+            }
+            SealedWrite::Reveal { object } => {
+                tx.prepare_cached("DELETE FROM sealed WHERE room = ?1 AND object = ?2")?
+                    .execute(params![key, object])?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn commit<'a>(
     conn: &mut Connection,
     tracker: &mut Tracker,
@@ -497,8 +543,10 @@ fn commit<'a>(
                 room,
                 epoch,
                 ops,
+                sealed,
             } => {
                 let key = room_key(&tx, tracker, &mut stored, workshop, room, *epoch).map_err(e)?;
+                write_sealed(&tx, key, sealed).map_err(e)?;
                 let mut insert = tx
                     .prepare_cached(
                         "INSERT INTO log (room, seq, participant, op) VALUES (?1, ?2, ?3, ?4)",
@@ -637,6 +685,7 @@ impl Store for SqliteStore {
                 doc,
                 dedup,
                 recent: Vec::new(),
+                sealed: Vec::new(),
             };
             records.insert(key, (workshop, room, record));
         }
@@ -671,6 +720,35 @@ impl Store for SqliteStore {
                 seq: op_seq,
                 op,
                 participant,
+            });
+        }
+        let mut stmt = conn
+            .prepare("SELECT room, object, field, member, value FROM sealed")
+            .map_err(e)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .map_err(e)?;
+        for row in rows {
+            let (key, object, field, member, value) = row.map_err(e)?;
+            let Some((workshop, room, record)) = records.get_mut(&key) else {
+                continue;
+            };
+            let value: plenary_protocol::Value = serde_json::from_str(&value).map_err(|x| {
+                StoreError(format!("room {workshop}/{room}: bad sealed value: {x}"))
+            })?;
+            record.sealed.push(SealedValue {
+                object,
+                field,
+                member,
+                value,
             });
         }
         for (_, (workshop, room, record)) in records {
@@ -730,6 +808,7 @@ mod tests {
             room: room.into(),
             epoch: 7,
             ops: seqs.map(encoded).collect(),
+            sealed: vec![],
         }
     }
 
@@ -888,7 +967,7 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(tables, vec!["log", "rooms", "workshops"]);
+        assert_eq!(tables, vec!["log", "rooms", "sealed", "workshops"]);
         drop(conn);
         let store = SqliteStore::open(&dir, Options::default()).unwrap();
         assert_eq!(store.load().unwrap().workshops["w"].1["b"].seq, 2);

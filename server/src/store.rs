@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use plenary_protocol::{Doc, Op};
+use plenary_protocol::{Doc, Op, Value};
 
 /// A storage failure. The caller rejects the write with `unavailable` and keeps nothing of it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -39,16 +39,42 @@ pub struct Dedup {
     pub participant: String,
 }
 
+/// A member's sealed value, kept by the server until the reveal: in its own private table (or
+/// Redis hash), never in the room's log, snapshots or broadcasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    pub object: String,
+    pub field: String,
+    pub member: String,
+    pub value: Value,
+}
+
+/// A change to a room's sealed values, committed in the same transaction as the op that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealedWrite {
+    /// A member sealed (or changed) a value.
+    Put(SealedValue),
+    /// A member withdrew a value.
+    Remove {
+        object: String,
+        field: String,
+        member: String,
+    },
+    /// The object's values were revealed (they are in the log now): drop them here.
+    Reveal { object: String },
+}
+
 /// A write. Writes are applied in the order they are issued; one writer batches the writes that
 /// arrive together into one transaction (group commit).
 #[derive(Debug, Clone)]
 pub enum Write {
-    /// Ops of one room, in seq order.
+    /// Ops of one room, in seq order, with the changes they make to the room's sealed values.
     Ops {
         workshop: Arc<str>,
         room: Arc<str>,
         epoch: u64,
         ops: Vec<EncodedOp>,
+        sealed: Vec<SealedWrite>,
     },
     /// A room's document at `seq`, with the op ids to keep deduplicating after a restart. The
     /// store may drop the room's ops up to `seq` once this is committed.
@@ -79,6 +105,8 @@ pub struct RoomRecord {
     pub dedup: Vec<Dedup>,
     /// The retained ops, ascending: the recent history, for catch-up and deduplication.
     pub recent: Vec<StoredOp>,
+    /// Sealed values not revealed yet.
+    pub sealed: Vec<SealedValue>,
 }
 
 /// Everything a store holds.

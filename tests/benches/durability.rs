@@ -72,6 +72,7 @@ async fn commit_rate(sync: Sync, max_batch: usize, rooms: usize, per_room: u64) 
                         op: serde_json::to_string(&note(i)).unwrap(),
                         participant: "p".into(),
                     }],
+                    sealed: vec![],
                 };
                 store.write(write).await.unwrap();
             }

@@ -109,6 +109,37 @@ impl TestServer {
     }
 }
 
+/// A workshop with one breakout room ("room-1") holding `n` attendees; returns the
+/// facilitator and the attendees (connected), the room id and the facilitator's token.
+pub async fn one_team(
+    server: &TestServer,
+    n: usize,
+) -> anyhow::Result<(Client, Vec<Client>, String, String)> {
+    let created = server.create_workshop("Model v2").await?;
+    let mut fac = server.connect(&created.token).await?;
+    let breakouts = plenary_protocol::workshop::Command::CreateBreakouts {
+        names: vec!["Team A".into()],
+    };
+    assert_eq!(fac.command(breakouts).await?, Ok(()));
+    let mut tokens = Vec::new();
+    for i in 0..n {
+        let (_, token) = server
+            .join(&created.join_code, &format!("Member {i}"))
+            .await?;
+        tokens.push(token);
+    }
+    assert_eq!(
+        fac.command(plenary_protocol::workshop::Command::AssignAuto)
+            .await?,
+        Ok(())
+    );
+    let mut clients = Vec::new();
+    for token in &tokens {
+        clients.push(server.connect(token).await?);
+    }
+    Ok((fac, clients, "room-1".to_owned(), created.token))
+}
+
 /// Creates a workshop; returns the facilitator's credentials and the codes.
 pub async fn create_workshop_at(base: &str, title: &str) -> anyhow::Result<Created> {
     let res = reqwest::Client::new()
@@ -163,6 +194,8 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// A real WebSocket client speaking the protocol.
 pub struct Client {
     pub ws: Ws,
+    /// The token it said hello with, to reconnect as the same participant.
+    pub token: String,
     pub participant: String,
     /// The latest workshop view received (welcome, then every `workshop` message).
     pub view: WorkshopView,
@@ -219,6 +252,7 @@ impl Client {
             .await?;
         let mut client = Client {
             ws,
+            token: token.to_owned(),
             participant: String::new(),
             view: empty_view(),
             clock: 0,
@@ -506,6 +540,10 @@ impl Replica {
                     .pending
                     .remove(op_id)
                     .expect("ack for an op this client sent");
+                // An op the server completed (a reveal) came as an `op` frame just before.
+                if *seq <= self.seq {
+                    return;
+                }
                 assert_eq!(*seq, self.seq + 1, "seq gap in room {room} at ack");
                 self.doc.apply(&op);
                 self.seq = *seq;

@@ -9,7 +9,9 @@ use std::time::Duration;
 use axum::extract::ws::Utf8Bytes;
 use plenary_protocol::templates::{self, Progress, SERVER_CLIENT};
 use plenary_protocol::workshop::Template;
-use plenary_protocol::{validate, Doc, ErrorCode, Member, Op, ServerMsg};
+use plenary_protocol::{
+    validate, Doc, ErrorCode, Member, Op, OpKind, SealedEntry, ServerMsg, Value,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -17,7 +19,9 @@ use tracing::{debug, warn};
 mod shared;
 
 use crate::outbox::Outbox;
-use crate::store::{Dedup, EncodedOp, RoomRecord, Store, StoredOp, Write};
+use crate::store::{
+    Dedup, EncodedOp, RoomRecord, SealedValue, SealedWrite, Store, StoredOp, Write,
+};
 use crate::workshop::Workshop;
 
 /// Ops kept in memory for catch-up. A client further behind gets a snapshot.
@@ -140,6 +144,16 @@ struct Room {
     batch_start: (u64, u64),
     /// The seq of the last snapshot written.
     snapshot_seq: u64,
+    /// Sealed values not revealed yet: (object, field) -> member -> value. Private to the
+    /// server: only `sealed` messages to their own member carry them, and the store keeps them
+    /// in a table of their own (never in the log or a snapshot). Empty in multi-node mode,
+    /// where Redis holds them.
+    sealed: HashMap<(String, String), HashMap<String, Value>>,
+    /// What the batch being ordered changed in `sealed`: the writes to store with its ops,
+    /// the previous values to put back if the commit fails, and the members to tell.
+    sealed_writes: Vec<SealedWrite>,
+    sealed_undo: Vec<((String, String), String, Option<Value>)>,
+    sealed_told: Vec<String>,
     /// Members connected to other nodes (multi-node mode), refreshed from Redis.
     remote_members: Vec<Member>,
     /// Multi-node mode: Redis orders the ops and this node follows the room's log.
@@ -179,11 +193,21 @@ pub fn spawn(
         undo: Vec::new(),
         batch_start: (0, 0),
         snapshot_seq: record.seq,
+        sealed: HashMap::new(),
+        sealed_writes: Vec::new(),
+        sealed_undo: Vec::new(),
+        sealed_told: Vec::new(),
         remote_members: Vec::new(),
         shared: redis.map(|r| shared::SharedRoom::new(r, &workshop.id, &id)),
     };
     for d in record.dedup {
         room.remember(d.op_id, d.seq, d.participant);
+    }
+    for v in record.sealed {
+        room.sealed
+            .entry((v.object, v.field))
+            .or_default()
+            .insert(v.member, v.value);
     }
     for stored in record.recent {
         // Ops the snapshot covers (not yet dropped from the store) are in `dedup` already.
@@ -218,6 +242,8 @@ enum Outcome {
         conn: ConnId,
         op_id: String,
         seq: u64,
+        /// The server completed the op (a reveal's values): the sender gets the op too.
+        echo: bool,
     },
     Duplicate {
         conn: ConnId,
@@ -399,6 +425,8 @@ impl Room {
                 }
             }
         };
+        let echo = matches!(op.kind, OpKind::Reveal { .. });
+        let op = self.seal_privately(op, &participant);
         self.apply(&op);
         let seq = self.seq;
         self.remember(op.id.clone(), seq, participant.clone());
@@ -407,7 +435,108 @@ impl Room {
             op,
             participant,
         });
-        Outcome::Applied { conn, op_id, seq }
+        Outcome::Applied {
+            conn,
+            op_id,
+            seq,
+            echo,
+        }
+    }
+
+    /// Takes the private part out of an op about to be ordered: a seal's value goes to the
+    /// room's private sealed values (stored with the batch) and the op is ordered without it; a
+    /// reveal gets the object's sealed values, which leave the private store. Other ops pass.
+    fn seal_privately(&mut self, mut op: Op, member: &str) -> Op {
+        match &mut op.kind {
+            OpKind::Seal {
+                object,
+                field,
+                value,
+                withdraw,
+            } => {
+                let key = (object.clone(), field.clone());
+                let before = match (value.take(), *withdraw) {
+                    (Some(v), false) => {
+                        self.sealed_writes.push(SealedWrite::Put(SealedValue {
+                            object: object.clone(),
+                            field: field.clone(),
+                            member: member.to_owned(),
+                            value: v.clone(),
+                        }));
+                        self.sealed
+                            .entry(key.clone())
+                            .or_default()
+                            .insert(member.to_owned(), v)
+                    }
+                    _ => {
+                        self.sealed_writes.push(SealedWrite::Remove {
+                            object: object.clone(),
+                            field: field.clone(),
+                            member: member.to_owned(),
+                        });
+                        self.sealed.get_mut(&key).and_then(|m| m.remove(member))
+                    }
+                };
+                self.sealed_undo.push((key, member.to_owned(), before));
+                self.sealed_told.push(member.to_owned());
+            }
+            OpKind::Reveal { object, values } => {
+                let keys: Vec<(String, String)> = self
+                    .sealed
+                    .keys()
+                    .filter(|(o, _)| o == object)
+                    .cloned()
+                    .collect();
+                for key in keys {
+                    let members = self.sealed.remove(&key).unwrap_or_default();
+                    for (member, value) in members {
+                        self.sealed_told.push(member.clone());
+                        values
+                            .entry(key.1.clone())
+                            .or_default()
+                            .insert(member.clone(), value.clone());
+                        self.sealed_undo.push((key.clone(), member, Some(value)));
+                    }
+                }
+                self.sealed_writes.push(SealedWrite::Reveal {
+                    object: object.clone(),
+                });
+            }
+            _ => {}
+        }
+        op
+    }
+
+    /// A member's own sealed values in this room.
+    fn own_sealed(&self, member: &str) -> Vec<SealedEntry> {
+        let mut out: Vec<SealedEntry> = self
+            .sealed
+            .iter()
+            .filter_map(|((object, field), members)| {
+                members.get(member).map(|value| SealedEntry {
+                    object: object.clone(),
+                    field: field.clone(),
+                    value: value.clone(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.object, &a.field).cmp(&(&b.object, &b.field)));
+        out
+    }
+
+    /// Tells every connection of `member` its own sealed values.
+    fn tell_sealed(&self, member: &str) {
+        let frame: Utf8Bytes = ServerMsg::Sealed {
+            room: self.id.to_string(),
+            entries: self.own_sealed(member),
+        }
+        .to_json()
+        .into();
+        for (m, outbox) in self.members.values() {
+            if m.participant == member {
+                let _ = outbox.push(frame.clone());
+            }
+        }
     }
 
     /// Applies an op the room has decided to order, keeping what it takes to undo it.
@@ -433,6 +562,22 @@ impl Room {
                 self.doc.tombstones.remove(&undo.object);
             }
         }
+        for (key, member, before) in self.sealed_undo.drain(..).rev() {
+            let members = self.sealed.entry(key.clone()).or_default();
+            match before {
+                Some(v) => {
+                    members.insert(member, v);
+                }
+                None => {
+                    members.remove(&member);
+                }
+            }
+            if members.is_empty() {
+                self.sealed.remove(&key);
+            }
+        }
+        self.sealed_writes.clear();
+        self.sealed_told.clear();
         for stored in committed {
             if let Some(pos) = self.op_order.iter().rposition(|id| *id == stored.op.id) {
                 self.op_order.remove(pos);
@@ -465,6 +610,7 @@ impl Room {
                 room: self.id.clone(),
                 epoch: self.epoch,
                 ops: encoded,
+                sealed: std::mem::take(&mut self.sealed_writes),
             };
             if let Err(e) = self.store.write(write).await {
                 warn!(room = %self.id, error = %e, "storing ops failed; batch rolled back");
@@ -485,19 +631,32 @@ impl Room {
         }
         committed.clear();
         self.undo.clear();
+        self.sealed_undo.clear();
         self.batch_start = (self.doc.clock, self.seq);
         // Acks and broadcasts go out strictly in seq order, whoever sent the op (a client, or
         // the server seeding a template); then the rejects and duplicate acks.
-        let mut senders: HashMap<u64, (ConnId, String)> = HashMap::new();
+        let mut senders: HashMap<u64, (ConnId, String, bool)> = HashMap::new();
         for outcome in outcomes.iter_mut() {
-            if let Outcome::Applied { conn, seq, op_id } = outcome {
-                senders.insert(*seq, (*conn, std::mem::take(op_id)));
+            if let Outcome::Applied {
+                conn,
+                seq,
+                op_id,
+                echo,
+            } = outcome
+            {
+                senders.insert(*seq, (*conn, std::mem::take(op_id), *echo));
             }
         }
         for (seq, frame) in frames {
             self.push_log(seq, frame.clone());
             let sender = senders.remove(&seq);
-            if let Some((conn, op_id)) = &sender {
+            // The sender of an op the server completed gets it first, then its ack.
+            let except = match &sender {
+                Some((conn, _, false)) => Some(*conn),
+                _ => None,
+            };
+            self.broadcast_except(except, &frame);
+            if let Some((conn, op_id, _)) = &sender {
                 let ack = ServerMsg::Ack {
                     room: self.id.to_string(),
                     op_id: op_id.clone(),
@@ -505,7 +664,12 @@ impl Room {
                 };
                 self.send_to(*conn, ack.to_json().into());
             }
-            self.broadcast_except(sender.map(|(conn, _)| conn), &frame);
+        }
+        let mut told = std::mem::take(&mut self.sealed_told);
+        told.sort();
+        told.dedup();
+        for member in told {
+            self.tell_sealed(&member);
         }
         for outcome in outcomes.drain(..) {
             match outcome {
@@ -545,6 +709,14 @@ impl Room {
                 resume,
             } => {
                 self.catch_up(&outbox, resume);
+                let own = self.own_sealed(&member.participant);
+                if !own.is_empty() {
+                    let own = ServerMsg::Sealed {
+                        room: self.id.to_string(),
+                        entries: own,
+                    };
+                    let _ = outbox.push(own.to_json().into());
+                }
                 let participant = member.participant.clone();
                 let already = self
                     .members

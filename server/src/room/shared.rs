@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
 use plenary_protocol::templates::{self, SERVER_CLIENT};
-use plenary_protocol::{validate, ErrorCode, Member, Op, ServerMsg};
+use plenary_protocol::{validate, ErrorCode, Member, Op, OpKind, ServerMsg};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -15,7 +15,9 @@ use tracing::{debug, warn};
 use super::{
     ConnId, Room, RoomCmd, Screened, BATCH, CATCHUP_MAX_OPS, SNAPSHOT_EVERY, SNAPSHOT_EVERY_OPS,
 };
-use crate::shared::{Appended, Entry, Redis, RoomKeys, Subscriber, PRESENCE_REFRESH};
+use crate::shared::{
+    sealed_action, Appended, Entry, Redis, RoomKeys, Subscriber, PRESENCE_REFRESH,
+};
 use crate::store::StoredOp;
 
 /// Entries the reader may queue for one room before it holds back (and re-reads later).
@@ -29,8 +31,9 @@ pub(crate) struct SharedRoom {
     entries_tx: mpsc::Sender<Vec<Entry>>,
     entries_rx: Option<mpsc::Receiver<Vec<Entry>>>,
     subscribed: bool,
-    /// seq -> (connection, op id) of this node's ops waiting for their entry to come back.
-    pending: HashMap<u64, (ConnId, String)>,
+    /// seq -> (connection, op id, echo) of this node's ops waiting for their entry to come
+    /// back; `echo`: the entry completes the op (a reveal's values), so the sender gets it too.
+    pending: HashMap<u64, (ConnId, String, bool)>,
 }
 
 impl SharedRoom {
@@ -47,11 +50,13 @@ impl SharedRoom {
     }
 }
 
-/// One op this node wants ordered: who sent it (None for the server's seeds) and the op.
+/// One op this node wants ordered: who sent it (None for the server's seeds), the op in its
+/// public form (a seal without its value) and the sealed action the append script carries out.
 struct Outgoing {
     conn: Option<ConnId>,
     participant: String,
     op: Op,
+    sealed: String,
 }
 
 impl Room {
@@ -150,6 +155,7 @@ impl Room {
                                 conn: None,
                                 participant: SERVER_CLIENT.into(),
                                 op,
+                                sealed: String::new(),
                             });
                         }
                     }
@@ -157,10 +163,17 @@ impl Room {
                 other => {
                     self.append(&mut outgoing).await;
                     let membership = matches!(other, RoomCmd::Join { .. } | RoomCmd::Leave { .. });
-                    if let RoomCmd::Join { .. } = &other {
+                    let joining = match &other {
+                        RoomCmd::Join { member, .. } => Some(member.participant.clone()),
+                        _ => None,
+                    };
+                    if joining.is_some() {
                         self.ensure_subscribed().await;
                     }
                     self.handle_control(other);
+                    if let Some(member) = joining {
+                        self.tell_sealed_shared(&member, true).await;
+                    }
                     if membership {
                         self.after_membership_change().await;
                     }
@@ -195,12 +208,45 @@ impl Room {
                 return None;
             }
         };
+        let sealed = sealed_action(&op, &participant);
+        let op = Op {
+            kind: op.kind.public(),
+            ..op
+        };
         self.tentative(&op);
         Some(Outgoing {
             conn: Some(conn),
             participant,
             op,
+            sealed,
         })
+    }
+
+    /// Sends `member`'s connections here their own sealed values, read from Redis (`quiet`:
+    /// not when there are none, as after a join).
+    async fn tell_sealed_shared(&mut self, member: &str, quiet: bool) {
+        let redis = self.sh().redis.clone();
+        let entries = match redis.sealed_of(&self.sh().keys, member).await {
+            Ok(entries) => entries,
+            Err(e) => {
+                warn!(room = %self.id, error = %e, "cannot read sealed values");
+                return;
+            }
+        };
+        if quiet && entries.is_empty() {
+            return;
+        }
+        let frame: Utf8Bytes = ServerMsg::Sealed {
+            room: self.id.to_string(),
+            entries,
+        }
+        .to_json()
+        .into();
+        for (m, outbox) in self.members.values() {
+            if m.participant == member {
+                let _ = outbox.push(frame.clone());
+            }
+        }
     }
 
     /// Applies an op only until the batch is sent to Redis, so that later ops of the batch
@@ -222,9 +268,9 @@ impl Room {
             self.roll_back(&[]);
         }
         let batch: Vec<Outgoing> = std::mem::take(outgoing);
-        let ops: Vec<(Op, String)> = batch
+        let ops: Vec<(Op, String, String)> = batch
             .iter()
-            .map(|o| (o.op.clone(), o.participant.clone()))
+            .map(|o| (o.op.clone(), o.participant.clone(), o.sealed.clone()))
             .collect();
         let redis = self.sh().redis.clone();
         let result = redis.append(&self.sh().keys, &ops).await;
@@ -244,11 +290,16 @@ impl Room {
                 }
             }
             Ok(results) => {
+                let mut told: Vec<String> = Vec::new();
                 for (o, appended) in batch.into_iter().zip(results) {
                     let Some(conn) = o.conn else { continue };
                     match appended {
                         Appended::New(seq) => {
-                            self.sh().pending.insert(seq, (conn, o.op.id));
+                            if matches!(o.op.kind, OpKind::Seal { .. }) {
+                                told.push(o.participant.clone());
+                            }
+                            let echo = matches!(o.op.kind, OpKind::Reveal { .. });
+                            self.sh().pending.insert(seq, (conn, o.op.id, echo));
                         }
                         Appended::Duplicate(seq, by) if by == o.participant => {
                             if seq <= self.seq {
@@ -259,7 +310,8 @@ impl Room {
                                 };
                                 self.send_to(conn, ack.to_json().into());
                             } else {
-                                self.sh().pending.insert(seq, (conn, o.op.id));
+                                let echo = matches!(o.op.kind, OpKind::Reveal { .. });
+                                self.sh().pending.insert(seq, (conn, o.op.id, echo));
                             }
                         }
                         Appended::Duplicate(..) => {
@@ -272,6 +324,11 @@ impl Room {
                             self.send_to(conn, msg.to_json().into());
                         }
                     }
+                }
+                told.sort();
+                told.dedup();
+                for member in told {
+                    self.tell_sealed_shared(&member, false).await;
                 }
             }
         }
@@ -322,7 +379,12 @@ impl Room {
         let op_id = stored.op.id.clone();
         let frame = self.record(stored);
         let sender = self.shared.as_mut().and_then(|s| s.pending.remove(&seq));
-        if let Some((conn, id)) = &sender {
+        let except = match &sender {
+            Some((conn, _, false)) => Some(*conn),
+            _ => None,
+        };
+        self.broadcast_except(except, &frame);
+        if let Some((conn, id, _)) = &sender {
             debug_assert_eq!(*id, op_id);
             let ack = ServerMsg::Ack {
                 room: self.id.to_string(),
@@ -331,7 +393,6 @@ impl Room {
             };
             self.send_to(*conn, ack.to_json().into());
         }
-        self.broadcast_except(sender.map(|(c, _)| c), &frame);
     }
 
     /// Remembers an entry for dedup and catch-up; returns its broadcast frame.

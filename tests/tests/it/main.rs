@@ -10,3 +10,4 @@ mod flow;
 mod load;
 mod merge;
 mod permissions;
+mod sealed;

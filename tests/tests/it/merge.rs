@@ -3,38 +3,10 @@
 //! (none lost, the budget enforced by the server), and a version 1 document stored in SQLite
 //! converted on load. The typing seed is printed and can be fixed with PLENARY_TEST_SEED.
 
-use plenary_protocol::workshop::Command;
 use plenary_protocol::{CharId, ClientMsg, ErrorCode, OpKind, ServerMsg, Value};
-use plenary_tests::{create, set, text, Client, Replica, TestServer};
+use plenary_tests::{create, one_team, set, text, Client, Replica, TestServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-/// A workshop with one breakout room holding `n` attendees; returns the facilitator, the
-/// attendees (connected) and the room id.
-async fn one_team(
-    server: &TestServer,
-    n: usize,
-) -> anyhow::Result<(Client, Vec<Client>, String, String)> {
-    let created = server.create_workshop("Model v2").await?;
-    let mut fac = server.connect(&created.token).await?;
-    let breakouts = Command::CreateBreakouts {
-        names: vec!["Team A".into()],
-    };
-    assert_eq!(fac.command(breakouts).await?, Ok(()));
-    let mut tokens = Vec::new();
-    for i in 0..n {
-        let (_, token) = server
-            .join(&created.join_code, &format!("Member {i}"))
-            .await?;
-        tokens.push(token);
-    }
-    assert_eq!(fac.command(Command::AssignAuto).await?, Ok(()));
-    let mut clients = Vec::new();
-    for token in &tokens {
-        clients.push(server.connect(token).await?);
-    }
-    Ok((fac, clients, "room-1".to_owned(), created.token))
-}
 
 fn text_op(object: &str, after: Option<String>, insert: &str, delete: Vec<String>) -> OpKind {
     OpKind::Text {
