@@ -99,6 +99,12 @@ const fn tally(name: &'static str, max: i64, budget: i64) -> FieldSchema {
         kind: FieldKind::Tally { max, budget },
     }
 }
+const fn sealed(name: &'static str, inner: &'static FieldKind) -> FieldSchema {
+    FieldSchema {
+        name,
+        kind: FieldKind::Sealed(inner),
+    }
+}
 const fn int(name: &'static str, min: i64, max: i64) -> FieldSchema {
     FieldSchema {
         name,
@@ -214,13 +220,7 @@ pub const SCHEMAS: &[TypeSchema] = &[
     TypeSchema {
         name: "estimation_round",
         parents: &["backlog_item"],
-        fields: &[
-            one_of("scale", SCALES),
-            FieldSchema {
-                name: "votes",
-                kind: FieldKind::Sealed(&CARD),
-            },
-        ],
+        fields: &[one_of("scale", SCALES), sealed("votes", &CARD)],
     },
     TypeSchema {
         name: "feedback",

@@ -159,17 +159,82 @@ fn scenario() -> (Vec<Op>, Vec<usize>) {
                 fields: fields(&[("text", t("final"))]),
             },
         ),
+        // Sealed votes as the server orders them (no values), then the reveal it filled in.
+        op(
+            "i",
+            12,
+            "p-host",
+            OpKind::Create {
+                object: "item".into(),
+                ty: "backlog_item".into(),
+                parent: "root".into(),
+                pos: "a2".into(),
+                fields: fields(&[("title", t("Export"))]),
+            },
+        ),
+        op(
+            "rd",
+            13,
+            "p-host",
+            OpKind::Create {
+                object: "round".into(),
+                ty: "estimation_round".into(),
+                parent: "item".into(),
+                pos: "a0".into(),
+                fields: fields(&[("scale", t("fibonacci"))]),
+            },
+        ),
+        op("s1", 14, "p-ann", seal(false)),
+        op("s2", 14, "p-bob", seal(false)),
+        op("s3", 15, "p-bob", seal(true)),
+        op("s4", 16, "p-bob", seal(false)),
+        op(
+            "rv",
+            17,
+            "p-cy",
+            OpKind::Reveal {
+                object: "round".into(),
+                values: BTreeMap::from([(
+                    "votes".into(),
+                    BTreeMap::from([("p-ann".into(), t("8")), ("p-bob".into(), t("coffee"))]),
+                )]),
+            },
+        ),
     ];
-    // Another causal order: each member's own ops stay in order, concurrent ones swap.
-    let order = vec![0, 1, 4, 3, 2, 6, 5, 7, 9, 8, 10, 11, 13, 12];
+    // Another causal order: each member's own ops stay in order, concurrent ones swap. Seals
+    // and the reveal are ordered by the server and keep their order.
+    let order = vec![
+        0, 1, 4, 3, 2, 6, 5, 7, 9, 8, 10, 11, 13, 12, 14, 15, 17, 16, 18, 19, 20,
+    ];
     (ops, order)
+}
+
+/// A seal as ordered: without its value.
+fn seal(withdraw: bool) -> OpKind {
+    OpKind::Seal {
+        object: "round".into(),
+        field: "votes".into(),
+        value: None,
+        withdraw,
+    }
 }
 
 fn compute() -> Json {
     let (ops, order) = scenario();
     let mut doc = Doc::new();
     for o in &ops {
-        validate(&doc, o).unwrap_or_else(|e| panic!("{}: {e}", o.id));
+        // Validated as the client sent it: a seal with a value, a reveal without values.
+        let mut sent = o.clone();
+        match &mut sent.kind {
+            OpKind::Seal {
+                value,
+                withdraw: false,
+                ..
+            } => *value = Some(Value::Text("5".into())),
+            OpKind::Reveal { values, .. } => values.clear(),
+            _ => {}
+        }
+        validate(&doc, &sent).unwrap_or_else(|e| panic!("{}: {e}", o.id));
         doc.apply(o);
     }
     let mut other = Doc::new();

@@ -175,3 +175,27 @@ test('pending ops survive a reload through persistable/restore, with the same id
   assert.deepEqual(again.takeUnsent(), [op]);
   assert.ok(again.nextStamp('p-a').clock > op.stamp.clock);
 });
+
+test('one\'s own sealed value is kept beside the document, which only says who sealed', () => {
+  const r = new RoomReplica('room-1');
+  const base = emptyDoc();
+  applyOp(base, create('c1', 'item', 1, { title: 'Export' }));
+  applyOp(base, create('c2', 'round', 2, { scale: 'fibonacci' }, { type: 'estimation_round', parent: 'item' }));
+  r.onSnapshot(snapshot(2, base));
+  const seal = { id: 's1', stamp: stamp(3), action: 'seal', object: 'round', field: 'votes', value: '8' };
+  r.addLocal(seal);
+  assert.equal(r.ownSealedValue('round', 'votes'), '8', 'a pending seal shows at once');
+  assert.deepEqual(r.view().doc.objects.get('round').sealed.votes['p-a'].value, true);
+  r.onAck('s1', 3);
+  assert.equal(r.ownSealedValue('round', 'votes'), '8', 'kept after the ack');
+  assert.equal(JSON.stringify(docToJson(r.confirmed)).includes('"8"'), false, 'never in the document');
+  // Another tab withdrew it: the server's `sealed` message is the whole truth.
+  r.onSealed([]);
+  assert.equal(r.ownSealedValue('round', 'votes'), undefined);
+  r.onSealed([{ object: 'round', field: 'votes', value: '13' }]);
+  assert.equal(r.ownSealedValue('round', 'votes'), '13');
+  // The reveal (as ordered, values filled in) makes the values public and the own copy moot.
+  r.onOp(4, { id: 'rv', stamp: stamp(4, 'p-b'), action: 'reveal', object: 'round', values: { votes: { 'p-a': '13', 'p-b': '5' } } });
+  assert.equal(r.ownSealedValue('round', 'votes'), undefined);
+  assert.equal(r.view().doc.objects.get('round').sealed.votes['p-b'].value, '5');
+});

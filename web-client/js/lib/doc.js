@@ -36,7 +36,11 @@ export function docFromJson(json) {
     for (const [name, t] of Object.entries(o.texts ?? {})) texts[name] = textFromJson(t);
     const tallies = {};
     for (const [name, entries] of Object.entries(o.tallies ?? {})) tallies[name] = { ...entries };
-    doc.objects.set(id, { type: o.type, created: o.created, parent: o.parent, pos: o.pos, placed: o.placed, fields, texts, tallies });
+    const sealed = {};
+    for (const [name, entries] of Object.entries(o.sealed ?? {})) sealed[name] = { ...entries };
+    const obj = { type: o.type, created: o.created, parent: o.parent, pos: o.pos, placed: o.placed, fields, texts, tallies, sealed };
+    if (o.revealed) obj.revealed = o.revealed;
+    doc.objects.set(id, obj);
   }
   for (const id of json?.tombstones ?? []) doc.tombstones.add(id);
   return doc;
@@ -58,6 +62,13 @@ export function docToJson(doc) {
         tallyNames.map((n) => [n, Object.fromEntries(Object.keys(o.tallies[n]).sort(cmpStr).map((m) => [m, o.tallies[n][m]]))]),
       );
     }
+    for (const [key, map] of [['sealed', o.sealed]]) {
+      const names = Object.keys(map ?? {}).sort(cmpStr);
+      if (names.length > 0) {
+        out[key] = Object.fromEntries(names.map((n) => [n, Object.fromEntries(Object.keys(map[n]).sort(cmpStr).map((m) => [m, map[n][m]]))]));
+      }
+    }
+    if (o.revealed) out.revealed = o.revealed;
     objects[id] = out;
   }
   return { clock: doc.clock, model: MODEL_VERSION, objects, tombstones: [...doc.tombstones].sort(cmpStr) };
@@ -184,8 +195,27 @@ function applyText(obj, op) {
   return refreshText(obj, op.field, op.stamp) || changed;
 }
 
-/** A copy of `obj` whose field, text and tally maps may change without touching the original. */
-const ownObject = (obj) => ({ ...obj, fields: { ...obj.fields }, texts: { ...obj.texts }, tallies: { ...obj.tallies } });
+/** A copy of `obj` whose field, text, tally and sealed maps may change without touching the original. */
+const ownObject = (obj) => ({ ...obj, fields: { ...obj.fields }, texts: { ...obj.texts }, tallies: { ...obj.tallies }, sealed: { ...obj.sealed } });
+
+/** A seal: the sender's public entry (`true`, or `null` when withdrawn); never the value. */
+function applySeal(obj, op) {
+  if (obj.revealed || fieldKind(obj.type, op.field) !== 'sealed') return false;
+  obj.sealed[op.field] = { ...(obj.sealed[op.field] ?? {}) };
+  return setRegister(obj.sealed[op.field], op.stamp.client, op.stamp, op.withdraw ? null : true);
+}
+
+/** A reveal: the values the server filled in, once. */
+function applyReveal(obj, op) {
+  if (obj.revealed) return false;
+  obj.revealed = op.stamp;
+  for (const [field, members] of Object.entries(op.values ?? {})) {
+    if (fieldKind(obj.type, field) !== 'sealed') continue;
+    obj.sealed[field] = { ...(obj.sealed[field] ?? {}) };
+    for (const [member, value] of Object.entries(members)) obj.sealed[field][member] = { value, stamp: op.stamp };
+  }
+  return true;
+}
 
 /** Applies `op` by the merge rules and reports whether the document changed. Total, idempotent. */
 export function applyOp(doc, op) {
@@ -196,7 +226,7 @@ export function applyOp(doc, op) {
     case 'create': {
       if (doc.tombstones.has(op.object)) return false;
       if (obj === undefined) {
-        const created = { type: op.type, created: stamp, parent: op.parent, pos: op.pos, placed: stamp, fields: {}, texts: {}, tallies: {} };
+        const created = { type: op.type, created: stamp, parent: op.parent, pos: op.pos, placed: stamp, fields: {}, texts: {}, tallies: {}, sealed: {} };
         doc.objects.set(op.object, created);
         setFields(created, stamp, op.fields);
         return true;
@@ -227,6 +257,10 @@ export function applyOp(doc, op) {
       return true;
     case 'text':
       return obj !== undefined && applyText(obj, op);
+    case 'seal':
+      return obj !== undefined && applySeal(obj, op);
+    case 'reveal':
+      return obj !== undefined && applyReveal(obj, op);
     default:
       return false;
   }
@@ -255,7 +289,7 @@ export function overlayOp(view, op) {
     case 'create':
       if (view.tombstones.has(op.object)) return;
       if (own === undefined) {
-        const o = { type: op.type, created: op.stamp, parent: op.parent, pos: op.pos, placed: op.stamp, fields: {}, texts: {}, tallies: {} };
+        const o = { type: op.type, created: op.stamp, parent: op.parent, pos: op.pos, placed: op.stamp, fields: {}, texts: {}, tallies: {}, sealed: {} };
         force(o);
         view.objects.set(op.object, o);
       } else {
@@ -281,8 +315,13 @@ export function overlayOp(view, op) {
       }
       return;
     case 'text':
+    case 'seal':
+    case 'reveal':
+      // Merged like any op; a pending reveal shows as revealed (values arrive with the op).
       if (own !== undefined) {
-        applyText(own, op);
+        if (op.action === 'text') applyText(own, op);
+        else if (op.action === 'seal') applySeal(own, op);
+        else applyReveal(own, op);
         view.objects.set(op.object, own);
       }
       return;

@@ -31,6 +31,12 @@ export class RoomReplica {
     this.clock = 0;
     /** Ops and acks that arrived ahead of a gap, by seq; applied once the gap fills. */
     this.ahead = new Map();
+    /**
+     * One's own sealed values ("object\u001ffield" -> value): the server keeps them from
+     * everyone else until the reveal, so the document never has them; they come from one's own
+     * acknowledged seals and from `sealed` messages (after a join, from another tab).
+     */
+    this.ownSealed = new Map();
     this.cached = null;
   }
 
@@ -135,6 +141,26 @@ export class RoomReplica {
     return { op: entry.op, retry: false };
   }
 
+  /** A `sealed` message: all of one's own sealed values in this room. */
+  onSealed(entries) {
+    this.ownSealed = new Map(entries.map((e) => [`${e.object}\u001f${e.field}`, e.value]));
+    this.invalidate();
+  }
+
+  /**
+   * One's own sealed value in `field` of `object` (a pending seal first), or undefined when
+   * there is none, it was withdrawn, or the object was revealed (then the document has it).
+   */
+  ownSealedValue(object, field) {
+    const obj = this.view().doc.objects.get(object);
+    if (obj === undefined || obj.revealed) return undefined;
+    for (let i = this.pending.length - 1; i >= 0; i -= 1) {
+      const op = this.pending[i].op;
+      if (op.action === 'seal' && op.object === object && op.field === field) return op.withdraw ? undefined : op.value;
+    }
+    return this.ownSealed.get(`${object}\u001f${field}`);
+  }
+
   /** Whether the confirmed doc already has `id` (an `already_exists` reject of a resent create). */
   exists(id) {
     return this.confirmed.objects.has(id) || this.confirmed.tombstones.has(id);
@@ -176,6 +202,12 @@ export class RoomReplica {
 
   applyConfirmed(seq, op) {
     applyOp(this.confirmed, op);
+    // One's own seal, acknowledged: the document has only "sealed"; keep the value here.
+    if (op.action === 'seal' && this.pending.some((p) => p.op.id === op.id && p.op.stamp.client === op.stamp.client)) {
+      const key = `${op.object}\u001f${op.field}`;
+      if (op.withdraw) this.ownSealed.delete(key);
+      else this.ownSealed.set(key, op.value);
+    }
     this.seq = seq;
     this.clock = Math.max(this.clock, this.confirmed.clock);
     // One's own op delivered as `op` (catch-up after a reconnect) or by an ack: no longer pending.

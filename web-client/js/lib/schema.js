@@ -4,6 +4,9 @@
 export const MAX_TITLE_CHARS = 300;
 export const MAX_TEXT_CHARS = 10_000;
 export const MAX_LABEL_CHARS = 100;
+/** Estimation cards (schema.rs CARDS) and scales. */
+export const CARDS = ['1', '2', '3', '5', '8', '13', '21', '?', 'coffee', 'XS', 'S', 'M', 'L', 'XL'];
+export const SCALES = ['fibonacci', 'tshirt'];
 /** Dots each member may spread over a room's Lean Coffee topics (schema.rs LEAN_COFFEE_DOTS). */
 export const LEAN_COFFEE_DOTS = 3;
 
@@ -17,6 +20,8 @@ const text = (max) => ({ kind: 'text', max });
 const prose = (max) => ({ kind: 'prose', max });
 /** Per-member entries with a derived total (schema.rs FieldKind::Tally). */
 const tally = (max, budget) => ({ kind: 'tally', max, budget });
+/** Hidden per-member values until a reveal (schema.rs FieldKind::Sealed): `seal` ops only. */
+const sealed = (inner) => ({ kind: 'sealed', inner });
 const int = (min, max) => ({ kind: 'int', min, max });
 const oneOf = (values) => ({ kind: 'enum', values });
 const flag = { kind: 'bool' };
@@ -60,6 +65,7 @@ export const SCHEMAS = {
     parents: ['root'],
     fields: { title: text(MAX_TITLE_CHARS), author: text(MAX_LABEL_CHARS), votes: tally(LEAN_COFFEE_DOTS, LEAN_COFFEE_DOTS), column: oneOf(['to_discuss', 'discussing', 'discussed']), notes: prose(MAX_TEXT_CHARS) },
   },
+  estimation_round: { parents: ['backlog_item'], fields: { scale: oneOf(SCALES), votes: sealed(oneOf(CARDS)) } },
   feedback: { parents: ['root', 'backlog_item'], fields: { text: text(MAX_TEXT_CHARS), author: text(MAX_LABEL_CHARS) } },
 };
 
@@ -75,6 +81,8 @@ export function checkField(type, name, value) {
   if (field === undefined) return { code: 'unknown_field', message: `a ${type} has no field ${name}` };
   if (value === null) return null;
   switch (field.kind) {
+    case 'sealed':
+      return { code: 'invalid_op', message: `${name} is sealed: send a seal op, not a set` };
     case 'tally':
       if (!Number.isInteger(value) || value < 0 || value > field.max) {
         return { code: 'invalid_value', message: `${name}: your entry must be between 0 and ${field.max}` };

@@ -14,7 +14,7 @@ const GAP_RESYNC_MS = 1_500;
 /** First delay before resending an op refused with `rate_limited` or `unavailable`. */
 const RETRY_OP_MS = 1_000;
 
-const OP_VERBS = { create: 'Adding', set: 'Editing', delete: 'Deleting', move: 'Moving', text: 'Typing in' };
+const OP_VERBS = { create: 'Adding', set: 'Editing', delete: 'Deleting', move: 'Moving', text: 'Typing in', seal: 'Voting on', reveal: 'Revealing' };
 const TYPE_NOUNS = {
   vision_section: 'a vision board section',
   vision_note: 'a note',
@@ -23,6 +23,7 @@ const TYPE_NOUNS = {
   experiment: 'an experiment',
   lean_coffee_topic: 'a topic',
   feedback: 'a feedback card',
+  estimation_round: 'an estimation round',
 };
 
 export class Sync {
@@ -211,6 +212,16 @@ export class Sync {
     return this.edit(room, 'text', object, extra)?.stamp ?? null;
   }
 
+  /** Seals one's own `value` in sealed `field` of `object` (null withdraws it). */
+  seal(room, object, field, value) {
+    return this.edit(room, 'seal', object, value === null ? { field, withdraw: true } : { field, value }) !== null;
+  }
+
+  /** Reveals every sealed field of `object`; the values arrive with the ordered op. */
+  reveal(room, object) {
+    return this.edit(room, 'reveal', object) !== null;
+  }
+
   /** Sends a workshop command; resolves to { ok: true } or { ok: false, code, message }. */
   command(command) {
     this.reqCounter += 1;
@@ -272,6 +283,9 @@ export class Sync {
     },
     presence(msg) {
       this.presence.set(msg.room, msg.members);
+    },
+    sealed(msg) {
+      this.replica(msg.room).onSealed(msg.entries);
     },
     left(msg) {
       const replica = this.replica(msg.room);
