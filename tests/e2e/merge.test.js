@@ -129,3 +129,35 @@ test('stories created at the same instant, or tied by an older client, can be re
   await screenshot(ada, 'merge-reorder');
   for (const p of people) assert.deepEqual(p.problems, []);
 });
+
+test('undo and redo take back only one’s own typing, never a teammate’s', async () => {
+  const { people } = await setupClass(browser, server, { attendees: ['Di', 'Ed'], teams: ['Team C'] });
+  const [di, ed] = people.map((p) => p.page);
+  await openTab(di, 'Vision Board');
+  await openTab(ed, 'Vision Board');
+  await di.getByLabel('New note in Vision').fill('Plan');
+  await di.getByLabel('New note in Vision').press('Enter');
+  const diNote = di.locator('.vision-vision .note textarea').first();
+  const edNote = ed.locator('.vision-vision .note textarea').first();
+  await until(async () => (await edNote.inputValue().catch(() => '')) === 'Plan', { message: 'the note on Ed' });
+  await edNote.click();
+  await ed.keyboard.press('Control+End');
+  await ed.keyboard.insertText(' together');
+  await until(async () => (await diNote.inputValue()) === 'Plan together', { message: 'Ed’s words on Di' });
+  await diNote.click();
+  await di.keyboard.press('Control+Home');
+  await di.keyboard.insertText('We ');
+  await until(async () => (await edNote.inputValue()) === 'We Plan together', { message: 'Di’s words on Ed' });
+  const both = async (want) => until(async () => (await diNote.inputValue()) === want && (await edNote.inputValue()) === want, { message: want });
+  await di.keyboard.press('Control+z');
+  await both('Plan together');
+  await di.keyboard.press('Control+Shift+z');
+  await both('We Plan together');
+  // The buttons do the same; undoing the note's creation is refused: Ed has written in it.
+  await di.getByRole('button', { name: 'Undo', exact: true }).click();
+  await both('Plan together');
+  await di.getByRole('button', { name: 'Undo', exact: true }).click();
+  await until(async () => (await di.locator('.toast').allTextContents()).some((t) => t.includes('Nothing of yours to undo')), { message: 'the nothing-to-undo notice' });
+  await both('Plan together');
+  for (const p of people) assert.deepEqual(p.problems, []);
+});

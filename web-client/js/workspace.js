@@ -15,6 +15,7 @@ import { CONSOLE, PLENARY, autoPlace, canGo, defaultPlace, permissions, places, 
 import { formatCountdown } from './lib/clock.js';
 import { emptyDoc, buildTree } from './lib/doc.js';
 import { useKeySuffix } from './lib/fractional.js';
+import { flushAllTyping } from './ui/prose.js';
 
 /** How often the console refreshes the rooms' progress from the REST summary. */
 const SUMMARY_POLL_MS = 3_000;
@@ -77,7 +78,33 @@ export function startWorkspace(root, session, { onLeave }) {
     onRaiseHand: (note) => sync.command({ kind: 'raise_hand', note }),
     onLowerHand: () => sync.command({ kind: 'lower_hand' }),
     onChooseTeam: (room) => sync.command({ kind: 'choose_room', room }),
+    onUndo: (direction) => undoOrRedo(direction),
   });
+
+  /** Undoes or redoes one's own last change in the room shown (typing not yet sent first). */
+  function undoOrRedo(direction) {
+    const room = currentRoom();
+    if (!room || !sync.me || !sync.workshop || !permissions(sync.me, sync.workshop, room).edit) return false;
+    flushAllTyping();
+    if (!sync.undo(room, direction)) {
+      toasts.push({ level: 'info', text: direction === 'undo' ? 'Nothing of yours to undo here.' : 'Nothing to redo.' });
+    }
+    scheduleRender();
+    return true;
+  }
+
+  // Ctrl+Z / Ctrl+Shift+Z (and Ctrl+Y) undo and redo one's own changes, in text fields too: the
+  // browser's own undo of a field would not know about teammates' typing merged into it.
+  document.addEventListener(
+    'keydown',
+    (e) => {
+      if (!(e.ctrlKey || e.metaKey) || e.altKey) return;
+      const key = e.key.toLowerCase();
+      const direction = key === 'z' ? (e.shiftKey ? 'redo' : 'undo') : key === 'y' ? 'redo' : null;
+      if (direction && undoOrRedo(direction)) e.preventDefault();
+    },
+    true,
+  );
   const consoleView = session.role === 'facilitator' ? mountConsole(content, { onCommand: runCommand, onGoTo: (room) => go(room), serverNow }) : null;
 
   /** Runs a console command; the big ones confirm what happened (failures toast by themselves). */
@@ -178,6 +205,7 @@ export function startWorkspace(root, session, { onLeave }) {
       members: sync.presence.get(place) ?? [],
       badges,
       hand: me.role === 'attendee' ? { raised: w.help.some((x) => x.participant === me.participant) } : null,
+      history: { canUndo: sync.history.canUndo(place), canRedo: sync.history.canRedo(place) },
       notice: roomNotice(me, w, place, team),
       teamChoices:
         me.role === 'attendee' && w.allow_choice && place === PLENARY

@@ -3,6 +3,7 @@
 // Listeners: `change` (state changed: re-render), `notice` ({ level, text }), `timer` (event).
 
 import { RoomReplica } from '../lib/replica.js';
+import { UndoHistory } from '../lib/undo.js';
 import { createIdSource } from '../lib/ids.js';
 import { charCount, checkFields, SCHEMAS } from '../lib/schema.js';
 import { describeError } from '../lib/messages.js';
@@ -31,6 +32,8 @@ export class Sync {
     this.session = session;
     this.timers = timers;
     this.ids = createIdSource(session.participantId);
+    /** Undo and redo of this member's own edits, per room. */
+    this.history = new UndoHistory();
     /** The welcome's member record; null until the first welcome. */
     this.me = null;
     this.workshop = null;
@@ -152,7 +155,7 @@ export class Sync {
 
   /** Records and sends one local op; `fields` are checked first. Returns the op, or null if
    * refused locally. */
-  edit(room, action, object, extra = {}) {
+  edit(room, action, object, extra = {}, { origin = 'user' } = {}) {
     const replica = this.replica(room);
     const type = action === 'create' ? extra.type : replica.view().doc.objects.get(object)?.type;
     if (extra.fields && type) {
@@ -163,6 +166,10 @@ export class Sync {
       }
     }
     const op = { id: this.ids.opId(), stamp: replica.nextStamp(this.session.participantId), action, object, ...extra };
+    const before = replica.view().doc;
+    const context = action === 'seal' ? { previousSealed: replica.ownSealedValue(object, extra.field) } : undefined;
+    if (origin === 'user') this.history.record(room, op, before, context);
+    else this.history.recordInverse(room, op, before, origin, context);
     replica.addLocal(op);
     this.persist();
     this.flush(room);
@@ -210,6 +217,17 @@ export class Sync {
     if (insert !== '') extra.insert = insert;
     if (del.length > 0) extra.delete = del;
     return this.edit(room, 'text', object, extra)?.stamp ?? null;
+  }
+
+  /**
+   * Undoes (`direction` 'undo') or redoes ('redo') this member's last change in `room` that is
+   * still theirs to undo. Returns false when there is nothing to undo.
+   */
+  undo(room, direction = 'undo') {
+    const replica = this.replica(room);
+    return this.history.step(room, direction, replica.view().doc, this.session.participantId, ({ action, object, ...extra }) => {
+      this.edit(room, action, object, extra, { origin: direction });
+    });
   }
 
   /** Seals one's own `value` in sealed `field` of `object` (null withdraws it). */

@@ -12,6 +12,17 @@ import { diffText, emptyText, liveIds, offsetAfter, render } from '../lib/text.j
 /** How often typing is sent while it goes on (ms): every keystroke would be an op. */
 export const TEXT_FLUSH_MS = 80;
 
+/** The flush of every bound element, so that Undo can send pending typing first. */
+const flushes = new Map();
+
+/** Sends whatever is typed and not yet sent, in every bound element (forgetting removed ones). */
+export function flushAllTyping() {
+  for (const [el, f] of flushes) {
+    if (el.isConnected) f();
+    else flushes.delete(el);
+  }
+}
+
 /** UTF-16 offset -> code point offset in `s`. */
 const toPoints = (s, units) => Array.from(s.slice(0, units)).length;
 /** Code point offset -> UTF-16 offset in `s`. */
@@ -77,5 +88,6 @@ export function bindProse(el, { read, edit, interval = TEXT_FLUSH_MS }) {
     if (timer === null) timer = setTimeout(flush, interval);
   });
   el.addEventListener('blur', flush);
+  flushes.set(el, flush);
   return { sync, flush };
 }

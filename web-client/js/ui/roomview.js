@@ -47,8 +47,12 @@ function tabBar(onSelect) {
   return { bar, buttons };
 }
 
-export function mountRoomView(parent, { actions, onRaiseHand, onLowerHand, onTab, onChooseTeam }) {
+export function mountRoomView(parent, { actions, onRaiseHand, onLowerHand, onTab, onChooseTeam, onUndo }) {
   const title = h('h1', { class: 'room-title' });
+  // Undo and redo of one's own changes (Ctrl+Z, Ctrl+Shift+Z): never a teammate's.
+  const undo = h('button', { type: 'button', class: 'btn btn-ghost btn-small', text: 'Undo', attrs: { 'aria-keyshortcuts': 'Control+Z', title: 'Undo your last change (Ctrl+Z)' }, on: { click: () => onUndo?.('undo') } });
+  const redo = h('button', { type: 'button', class: 'btn btn-ghost btn-small', text: 'Redo', attrs: { 'aria-keyshortcuts': 'Control+Shift+Z', title: 'Redo (Ctrl+Shift+Z)' }, on: { click: () => onUndo?.('redo') } });
+  const history = h('div', { class: 'history-tools', attrs: { role: 'group', 'aria-label': 'Undo and redo' } }, [undo, redo]);
   const badges = h('div', { class: 'badges' });
   const note = h('input', { type: 'text', maxLength: 500, placeholder: 'What do you need help with?', attrs: { 'aria-label': 'Help request note' } });
   const raise = h('button', { type: 'submit', class: 'btn btn-secondary', text: 'Raise hand' });
@@ -71,7 +75,7 @@ export function mountRoomView(parent, { actions, onRaiseHand, onLowerHand, onTab
   });
   const side = h('div', { class: 'room-side' });
   const el = h('main', { class: 'room', id: 'main' }, [
-    h('header', { class: 'room-head' }, [h('div', { class: 'room-titles' }, [title, badges]), handForm, handWaiting]),
+    h('header', { class: 'room-head' }, [h('div', { class: 'room-titles' }, [title, badges]), history, handForm, handWaiting]),
     notice,
     picker,
     h('div', { class: 'room-body' }, [h('div', { class: 'room-main' }, [bar, panels]), side]),
@@ -116,6 +120,9 @@ export function mountRoomView(parent, { actions, onRaiseHand, onLowerHand, onTab
       badges.replaceChildren(...props.badges.map(([text, kind]) => h('span', { class: `badge badge-${kind}`, text })));
       el.dataset.room = room.id;
       toggle(el, 'is-readonly', !canEdit);
+      show(history, canEdit);
+      undo.disabled = !props.history?.canUndo;
+      redo.disabled = !props.history?.canRedo;
       show(handForm, Boolean(hand) && !hand.raised);
       show(handWaiting, Boolean(hand?.raised));
       setText(notice, synced ? props.notice ?? '' : 'Loading the board…');
