@@ -283,6 +283,8 @@ impl Doc {
                 let entries = obj.sealed.entry(field.clone()).or_default();
                 set_register(entries, &stamp.client, stamp, &entry)
             }
+            // The entries of members who withdrew stay `null`; values for them (a private copy
+            // that outlived a withdraw) are not shown.
             OpKind::Reveal { object, values } => {
                 let Some(obj) = self.objects.get_mut(object) else {
                     return false;
@@ -295,20 +297,86 @@ impl Doc {
                     if !matches!(field_kind(&obj.ty, field), Some(FieldKind::Sealed(_))) {
                         continue;
                     }
-                    let entries = obj.sealed.entry(field.clone()).or_default();
+                    // Only members whose entry says "sealed" have a value to show.
+                    let Some(entries) = obj.sealed.get_mut(field) else {
+                        continue;
+                    };
                     for (member, value) in members {
-                        entries.insert(
-                            member.clone(),
-                            Field {
-                                value: value.clone(),
-                                stamp: stamp.clone(),
-                            },
-                        );
+                        if let Some(f) = entries.get_mut(member) {
+                            if f.value == Value::Bool(true) {
+                                f.value = value.clone();
+                                f.stamp = stamp.clone();
+                            }
+                        }
                     }
                 }
                 true
             }
         }
+    }
+
+    /// Applies an op written by version 1 of the model (to replay a stored log written before
+    /// the upgrade): there, a tally field's value was the total, so it goes to the
+    /// [`LEGACY_MEMBER`] entry instead of the sender's. Everything else means the same.
+    pub fn apply_v1(&mut self, op: &Op) -> bool {
+        let ty = match &op.kind {
+            OpKind::Create { ty, .. } => Some(ty.clone()),
+            OpKind::Set { object, .. } => self.objects.get(object).map(|o| o.ty.clone()),
+            _ => None,
+        };
+        let is_tally = |name: &str| {
+            ty.as_deref()
+                .is_some_and(|t| matches!(field_kind(t, name), Some(FieldKind::Tally { .. })))
+        };
+        let mut own = op.clone();
+        let mut legacy = BTreeMap::new();
+        if let OpKind::Create { fields, .. } | OpKind::Set { fields, .. } = &mut own.kind {
+            let names: Vec<String> = fields.keys().filter(|n| is_tally(n)).cloned().collect();
+            for name in names {
+                if let Some(v) = fields.remove(&name) {
+                    legacy.insert(name, v);
+                }
+            }
+        }
+        let mut changed = self.apply(&own);
+        if !legacy.is_empty() {
+            changed |= self.apply(&Op {
+                id: op.id.clone(),
+                stamp: Stamp::new(op.stamp.clock, LEGACY_MEMBER),
+                kind: OpKind::Set {
+                    object: op.kind.object().to_owned(),
+                    fields: legacy,
+                },
+            });
+        }
+        changed
+    }
+
+    /// Characters ever inserted into the room's mergeable text (deleted ones included).
+    pub fn text_history(&self) -> usize {
+        self.objects
+            .values()
+            .flat_map(|o| o.texts.values())
+            .map(Text::total_len)
+            .sum()
+    }
+
+    /// `op` with a reveal's values cut down to the members whose entry is sealed (`true`) in this
+    /// document: what a server relays, so that a value outliving a withdraw is never shown.
+    pub fn public_reveal(&self, mut op: Op) -> Op {
+        if let OpKind::Reveal { object, values } = &mut op.kind {
+            let obj = self.objects.get(object);
+            for (field, members) in values.iter_mut() {
+                let entries = obj.and_then(|o| o.sealed.get(field));
+                members.retain(|member, _| {
+                    entries
+                        .and_then(|e| e.get(member))
+                        .is_some_and(|f| f.value == Value::Bool(true))
+                });
+            }
+            values.retain(|_, members| !members.is_empty());
+        }
+        op
     }
 
     /// The canonical serialization: equal documents give equal bytes.

@@ -8,8 +8,10 @@ use crate::error::ErrorCode;
 use crate::op::Op;
 use crate::workshop::{Command, WorkshopView};
 
-/// The protocol version this crate speaks. A hello with another version is refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version this crate speaks. A hello with another version is refused. Version 2
+/// (document model v2): mergeable text, tallies, sealed values; a version 1 client would treat
+/// their ops as unknown and overwrite merged text with whole values, so it is refused and reloads.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Where a client left off in one room: resume from here after a reconnect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

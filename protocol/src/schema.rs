@@ -18,6 +18,8 @@ pub const MAX_LABEL_CHARS: usize = 100;
 /// Maximum number of characters ever inserted into one mergeable text field, deleted ones
 /// included (their ids stay as anchors): 24 bytes each, so a field stays under 5 MiB.
 pub const MAX_TEXT_HISTORY: usize = 200_000;
+/// Maximum number of characters ever inserted into all the mergeable text of one room (24 MiB).
+pub const MAX_ROOM_TEXT_HISTORY: usize = 1_000_000;
 /// Dots each member may spread over a room's Lean Coffee topics.
 pub const LEAN_COFFEE_DOTS: i64 = 3;
 /// Maximum number of live objects in one room's document.

@@ -109,6 +109,21 @@ impl Text {
         self.elems.iter().position(|e| self.id_of(e) == key)
     }
 
+    /// Positions of `ids` (deleted characters included), in one pass over the text when there
+    /// are more than a few: deleting a selection must not cost its length times the text's.
+    pub fn positions(&self, ids: &[CharId]) -> Vec<Option<usize>> {
+        if ids.len() <= 4 {
+            return ids.iter().map(|id| self.position(id)).collect();
+        }
+        let index: std::collections::HashMap<(u64, &str, u32), usize> = self
+            .elems
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (self.id_of(e), i))
+            .collect();
+        ids.iter().map(|id| index.get(&id.key()).copied()).collect()
+    }
+
     /// Whether an op with this stamp already inserted characters here.
     pub fn has_run(&self, stamp: &Stamp) -> bool {
         self.elems
@@ -157,10 +172,10 @@ impl Text {
     }
 
     /// Deletes the characters `ids` (unknown ids are ignored). Reports a change.
-    pub fn delete<'a>(&mut self, ids: impl IntoIterator<Item = &'a CharId>) -> bool {
+    pub fn delete(&mut self, ids: &[CharId]) -> bool {
         let mut changed = false;
-        for id in ids {
-            if let Some(p) = self.position(id) {
+        for p in self.positions(ids).into_iter().flatten() {
+            {
                 let e = &mut self.elems[p];
                 if !e.deleted {
                     e.deleted = true;
@@ -223,6 +238,11 @@ impl Text {
                 index: e.index,
             })
             .collect()
+    }
+
+    /// Whether the character at `position` is live.
+    pub fn is_live_at(&self, position: usize) -> bool {
+        self.elems.get(position).is_some_and(|e| !e.deleted)
     }
 
     /// Whether character `id` exists and is live.

@@ -6,8 +6,8 @@ use crate::error::ErrorCode;
 use crate::fractional;
 use crate::op::{Op, OpKind};
 use crate::schema::{
-    self, FieldKind, TypeSchema, MAX_ID_CHARS, MAX_OBJECTS, MAX_POS_CHARS, MAX_TEXT_HISTORY, ROOT,
-    ROOT_TYPE,
+    self, FieldKind, TypeSchema, MAX_ID_CHARS, MAX_OBJECTS, MAX_POS_CHARS, MAX_ROOM_TEXT_HISTORY,
+    MAX_TEXT_HISTORY, ROOT, ROOT_TYPE,
 };
 use crate::text::CharId;
 use crate::value::{Stamp, Value};
@@ -148,7 +148,7 @@ pub fn validate(doc: &Doc, op: &Op) -> Result<(), ValidationError> {
             field,
             value,
             withdraw,
-        } => check_seal(doc, object, field, value.as_ref(), *withdraw),
+        } => check_seal(doc, object, field, value.as_ref(), *withdraw, &op.stamp),
         OpKind::Reveal { object, values } => {
             let obj = live(doc, object)?;
             let sealed = schema::schema(&obj.ty).is_some_and(|s| {
@@ -179,6 +179,46 @@ pub fn validate(doc: &Doc, op: &Op) -> Result<(), ValidationError> {
     }
 }
 
+/// Carriage returns are refused in mergeable text: text boxes turn them into `\n`, so a text
+/// holding one would never equal what the box shows.
+fn check_no_cr(s: &str) -> Result<(), ValidationError> {
+    if s.contains('\r') {
+        return err(
+            ErrorCode::InvalidValue,
+            "mergeable text uses \\n for new lines, not \\r",
+        );
+    }
+    Ok(())
+}
+
+/// Inserting `added` characters into a text with `field_total` characters ever written stays
+/// within the field's and the room's history caps (deleted characters stay as anchors).
+fn check_history(
+    doc: &Doc,
+    field_total: usize,
+    added: usize,
+    field: &str,
+) -> Result<(), ValidationError> {
+    if added == 0 {
+        return Ok(());
+    }
+    if field_total + added > MAX_TEXT_HISTORY {
+        return err(
+            ErrorCode::TooLong,
+            format!("{field} has had {MAX_TEXT_HISTORY} characters written, deleted ones included"),
+        );
+    }
+    if doc.text_history() + added > MAX_ROOM_TEXT_HISTORY {
+        return err(
+            ErrorCode::TooLong,
+            format!(
+                "this room's text has had {MAX_ROOM_TEXT_HISTORY} characters written, deleted ones included"
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// A seal: a sealed field of a live, unrevealed object, with a valid value or a withdraw.
 fn check_seal(
     doc: &Doc,
@@ -186,6 +226,7 @@ fn check_seal(
     field: &str,
     value: Option<&Value>,
     withdraw: bool,
+    stamp: &Stamp,
 ) -> Result<(), ValidationError> {
     let obj = live(doc, object)?;
     let inner = match schema::field_kind(&obj.ty, field) {
@@ -207,6 +248,15 @@ fn check_seal(
         return err(
             ErrorCode::Conflict,
             format!("{object} was revealed already"),
+        );
+    }
+    // The server's private copy follows arrival order, the document follows stamps: an older
+    // seal (a resend from a stale tab) must not replace a newer entry in either.
+    let current = obj.sealed.get(field).and_then(|m| m.get(&stamp.client));
+    if current.is_some_and(|f| f.stamp >= *stamp) {
+        return err(
+            ErrorCode::Conflict,
+            "a newer seal or withdraw of yours is already in; stamp above the document",
         );
     }
     match (value, withdraw) {
@@ -293,7 +343,7 @@ fn check_text(
             );
         }
     }
-    let mut removed = 0;
+    let mut ids = Vec::with_capacity(delete.len());
     for d in delete {
         let Some(id) = CharId::parse(d) else {
             return err(
@@ -301,19 +351,28 @@ fn check_text(
                 format!("{d:?} is not a character id (<clock>.<index>.<client>)"),
             );
         };
-        match text.position(&id) {
+        ids.push(id);
+    }
+    let mut unique: Vec<&CharId> = ids.iter().collect();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != ids.len() {
+        return err(
+            ErrorCode::InvalidOp,
+            "a character is listed twice in delete",
+        );
+    }
+    let mut removed = 0;
+    for (d, position) in delete.iter().zip(text.positions(&ids)) {
+        match position {
             None => return err(ErrorCode::InvalidOp, format!("no character {d} in {field}")),
-            Some(_) if text.is_live(&id) => removed += 1,
+            Some(p) if text.is_live_at(p) => removed += 1,
             Some(_) => {}
         }
     }
+    check_no_cr(insert)?;
     let added = insert.chars().count();
-    if text.total_len() + added > MAX_TEXT_HISTORY {
-        return err(
-            ErrorCode::TooLong,
-            format!("{field} has had {MAX_TEXT_HISTORY} characters written; replace it with set"),
-        );
-    }
+    check_history(doc, text.total_len(), added, field)?;
     let after_len = (text.live_len() + added).saturating_sub(removed);
     if added > 0 && after_len > max {
         return err(
@@ -404,6 +463,15 @@ fn check_fields(
                         ErrorCode::TooLong,
                         format!("{name} is {chars} characters; at most {max} allowed"),
                     );
+                }
+                if let FieldKind::Prose(_) = field.kind {
+                    check_no_cr(s)?;
+                    let total = doc
+                        .objects
+                        .get(object)
+                        .and_then(|o| o.texts.get(name))
+                        .map_or(0, crate::text::Text::total_len);
+                    check_history(doc, total, chars, name)?;
                 }
             }
             (FieldKind::Int(min, max), Value::Int(i)) => {

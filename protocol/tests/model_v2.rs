@@ -549,3 +549,161 @@ fn invalid_text_ops_are_refused_with_a_code() {
     )
     .unwrap();
 }
+
+#[test]
+fn seals_follow_stamps_and_reveals_show_only_sealed_entries() {
+    let mut doc = Doc::new();
+    for o in [
+        op(
+            "i",
+            1,
+            "p-host",
+            OpKind::Create {
+                object: "item".into(),
+                ty: "backlog_item".into(),
+                parent: ROOT.into(),
+                pos: "a0".into(),
+                fields: BTreeMap::new(),
+            },
+        ),
+        op(
+            "r",
+            2,
+            "p-host",
+            OpKind::Create {
+                object: "round".into(),
+                ty: "estimation_round".into(),
+                parent: "item".into(),
+                pos: "a0".into(),
+                fields: BTreeMap::new(),
+            },
+        ),
+    ] {
+        doc.apply(&o);
+    }
+    let seal = |clock, who: &str, value: Option<&str>| {
+        op(
+            &format!("{who}{clock}"),
+            clock,
+            who,
+            OpKind::Seal {
+                object: "round".into(),
+                field: "votes".into(),
+                value: value.map(|v| Value::Text(v.into())),
+                withdraw: value.is_none(),
+            },
+        )
+    };
+    for o in [seal(20, "p-a", None), seal(21, "p-b", Some("5"))] {
+        validate(&doc, &o).unwrap();
+        doc.apply(&o.clone());
+    }
+    // An older seal of p-a (a stale tab's resend) is refused: it would revive a withdrawn vote.
+    let stale = seal(15, "p-a", Some("3"));
+    assert_eq!(
+        validate(&doc, &stale).unwrap_err().code,
+        ErrorCode::Conflict
+    );
+    // A reveal carrying a value for p-a (who withdrew) shows only p-b's.
+    let reveal = op(
+        "rv",
+        30,
+        "p-c",
+        OpKind::Reveal {
+            object: "round".into(),
+            values: BTreeMap::from([(
+                "votes".into(),
+                BTreeMap::from([
+                    ("p-a".into(), Value::Text("3".into())),
+                    ("p-b".into(), Value::Text("5".into())),
+                ]),
+            )]),
+        },
+    );
+    let public = doc.public_reveal(reveal.clone());
+    let OpKind::Reveal { values, .. } = &public.kind else {
+        unreachable!()
+    };
+    assert_eq!(values["votes"].keys().collect::<Vec<_>>(), ["p-b"]);
+    let mut other = doc.clone();
+    doc.apply(&reveal);
+    other.apply(&public);
+    assert_eq!(doc.canonical_json(), other.canonical_json());
+    let entries = &doc.objects["round"].sealed["votes"];
+    assert_eq!(entries["p-a"].value, Value::Null);
+    assert_eq!(entries["p-b"].value, Value::Text("5".into()));
+}
+
+#[test]
+fn text_input_limits() {
+    let doc = base();
+    let ids = doc.objects["note"].texts["text"].live_ids();
+    let text = |insert: &str, delete: Vec<String>| {
+        op(
+            "t",
+            9,
+            "p-a",
+            OpKind::Text {
+                object: "note".into(),
+                field: "text".into(),
+                after: None,
+                insert: insert.into(),
+                delete,
+            },
+        )
+    };
+    let code = |o: &Op| validate(&doc, o).unwrap_err().code;
+    // A character listed twice would count twice against the length limit.
+    let twice = vec![ids[0].to_string(), ids[0].to_string()];
+    assert_eq!(code(&text("", twice)), ErrorCode::InvalidOp);
+    // Text boxes use \n: a \r would never match what they show.
+    assert_eq!(code(&text("a\rb", vec![])), ErrorCode::InvalidValue);
+    let set_cr = op(
+        "s",
+        9,
+        "p-a",
+        OpKind::Set {
+            object: "note".into(),
+            fields: BTreeMap::from([("text".into(), Value::Text("a\r\nb".into()))]),
+        },
+    );
+    assert_eq!(code(&set_cr), ErrorCode::InvalidValue);
+    // Many deletes at once are found in one pass (and all of them are checked).
+    let all: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    validate(&doc, &text("", all.clone())).unwrap();
+    let mut with_ghost = all;
+    with_ghost.push("99.0.p-nobody".into());
+    assert_eq!(code(&text("", with_ghost)), ErrorCode::InvalidOp);
+}
+
+#[test]
+fn replacing_text_counts_toward_the_history_cap() {
+    use plenary_protocol::schema::{MAX_TEXT_CHARS, MAX_TEXT_HISTORY};
+    let mut doc = base();
+    let big = "x".repeat(MAX_TEXT_CHARS);
+    let mut clock = 10;
+    let mut refused = None;
+    for _ in 0..=(MAX_TEXT_HISTORY / MAX_TEXT_CHARS) {
+        clock += 1;
+        let o = op(
+            &format!("s{clock}"),
+            clock,
+            "p-a",
+            OpKind::Set {
+                object: "note".into(),
+                fields: BTreeMap::from([("text".into(), Value::Text(big.clone()))]),
+            },
+        );
+        match validate(&doc, &o) {
+            Ok(()) => {
+                doc.apply(&o);
+            }
+            Err(e) => {
+                refused = Some(e.code);
+                break;
+            }
+        }
+    }
+    assert_eq!(refused, Some(ErrorCode::TooLong));
+    assert!(doc.objects["note"].texts["text"].total_len() <= MAX_TEXT_HISTORY);
+}

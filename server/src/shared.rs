@@ -46,32 +46,37 @@ const QUARANTINE: Duration = Duration::from_secs(5);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Orders ops in a room's log: per op, dedup by op id, INCR the seq, XADD the entry. KEYS: seq,
-/// log, the sealed-values hash, then one dedup key per op; ARGV: the dedup TTL, then per op its
-/// JSON, its sender and its sealed action: empty, `p<US>field<US>value` (seal; the field is
-/// `object<US>name<US>member`), `w<US>field` (withdraw) or `r<US>object` (reveal: the object's
-/// sealed values move from the hash into the entry, in one step with its ordering).
+/// log, the sealed-values hash, the set of revealed objects, then one dedup key per op; ARGV: the
+/// dedup TTL, then per op its JSON, its sender and its sealed action: empty,
+/// `p<US>object<US>name<US>member<US>value` (seal), `w<US>object<US>name<US>member` (withdraw)
+/// or `r<US>object` (reveal: the object's sealed values move from the hash into the entry, in one
+/// step with its ordering). A seal, withdraw or reveal of an object revealed already is refused
+/// (`x:revealed`, nothing written): a node may validate against a replica that has not read the
+/// reveal yet.
 const APPEND: &str = r#"
 local out = {}
 local us = string.char(31)
-for i = 4, #KEYS do
-  local n = i - 3
+for i = 5, #KEYS do
+  local n = i - 4
   local op, p, act = ARGV[3 * n - 1], ARGV[3 * n], ARGV[3 * n + 1]
+  local kind = string.sub(act, 1, 1)
+  local object = string.match(string.sub(act, 3), '^([^' .. us .. ']*)')
   local existing = redis.call('GET', KEYS[i])
   if existing then
     out[n] = 'd:' .. existing
+  elseif kind ~= '' and redis.call('SISMEMBER', KEYS[4], object) == 1 then
+    out[n] = 'x:revealed'
   else
     local seq = redis.call('INCR', KEYS[1])
-    local kind = string.sub(act, 1, 1)
     if kind == 'p' then
-      local rest = string.sub(act, 3)
-      local field, value = string.match(rest, '^(.*)' .. us .. '([^' .. us .. ']*)$')
+      local field, value = string.match(string.sub(act, 3), '^(.*)' .. us .. '([^' .. us .. ']*)$')
       redis.call('HSET', KEYS[3], field, value)
       redis.call('XADD', KEYS[2], seq .. '-1', 'op', op, 'p', p)
     elseif kind == 'w' then
       redis.call('HDEL', KEYS[3], string.sub(act, 3))
       redis.call('XADD', KEYS[2], seq .. '-1', 'op', op, 'p', p)
     elseif kind == 'r' then
-      local prefix = string.sub(act, 3) .. us
+      local prefix = object .. us
       local all = redis.call('HGETALL', KEYS[3])
       local taken = {}
       for j = 1, #all, 2 do
@@ -81,6 +86,7 @@ for i = 4, #KEYS do
           redis.call('HDEL', KEYS[3], all[j])
         end
       end
+      redis.call('SADD', KEYS[4], object)
       local sealed = '[]'
       if #taken > 0 then sealed = cjson.encode(taken) end
       redis.call('XADD', KEYS[2], seq .. '-1', 'op', op, 'p', p, 'sealed', sealed)
@@ -133,6 +139,8 @@ pub struct RoomKeys {
     pres_nodes: String,
     /// The room's sealed values (server-private): field `object<US>name<US>member`, value JSON.
     sealed: String,
+    /// The ids of the room's objects that were revealed (a set).
+    revealed: String,
     tag: String,
 }
 
@@ -146,6 +154,7 @@ impl RoomKeys {
             epoch: format!("{tag}:epoch"),
             pres_nodes: format!("{tag}:presnodes"),
             sealed: format!("{tag}:sealed"),
+            revealed: format!("{tag}:revealed"),
             tag,
         }
     }
@@ -175,6 +184,8 @@ pub enum Appended {
     New(u64),
     /// The op id was seen before, at this seq, from this participant.
     Duplicate(u64, String),
+    /// A seal or reveal of an object that was revealed already: nothing was written.
+    Revealed,
 }
 
 /// A room's state as read from Redis when a node starts serving it.
@@ -328,6 +339,7 @@ impl Redis {
             .key(&keys.seq)
             .key(&keys.log)
             .key(&keys.sealed)
+            .key(&keys.revealed)
             .arg(DEDUP_TTL_SECS);
         for (op, participant, action) in ops {
             invocation.key(keys.dedup(&op.id));
@@ -344,6 +356,9 @@ impl Redis {
                 let bad = || StoreError(format!("unexpected append reply {r}"));
                 if let Some(seq) = r.strip_prefix("n:") {
                     return Ok(Appended::New(seq.parse().map_err(|_| bad())?));
+                }
+                if r == "x:revealed" {
+                    return Ok(Appended::Revealed);
                 }
                 let rest = r.strip_prefix("d:").ok_or_else(bad)?;
                 let (seq, by) = rest.split_once(':').ok_or_else(bad)?;

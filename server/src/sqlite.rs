@@ -244,6 +244,10 @@ fn prepare_schema(conn: &mut Connection) -> Result<(), StoreError> {
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(e)?;
     tx.execute_batch(SCHEMA).map_err(e)?;
+    if (1..3).contains(&version) {
+        info!("converting room documents to document model v2");
+        convert_docs_v2(&tx).map_err(e)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(e)?;
     tx.commit().map_err(e)
@@ -305,8 +309,44 @@ fn migrate_v1(conn: &mut Connection) -> rusqlite::Result<()> {
         }
     }
     tx.execute_batch("DROP TABLE ops_v1; DROP TABLE rooms_v1;")?;
+    convert_docs_v2(&tx)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
+}
+
+/// Brings the rooms of a database written before document model v2 (schema versions 1 and 2)
+/// to it: every room's document (snapshot plus the ops after it, replayed as version 1 meant
+/// them: a `votes` value was the total, not the sender's dots) becomes a version 2 snapshot at
+/// the room's last seq. The ops stay, for deduplication and catch-up.
+fn convert_docs_v2(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    let bad = |x: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(x));
+    let rooms: Vec<(i64, u64, Option<String>)> = tx
+        .prepare("SELECT key, snapshot_seq, snapshot FROM rooms")?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut ops = tx.prepare("SELECT seq, op FROM log WHERE room = ?1 AND seq > ?2 ORDER BY id")?;
+    let mut update =
+        tx.prepare("UPDATE rooms SET snapshot = ?1, snapshot_seq = ?2 WHERE key = ?3")?;
+    for (key, snapshot_seq, snapshot) in rooms {
+        let mut doc: Doc = match snapshot {
+            Some(json) => serde_json::from_str(&json).map_err(bad)?,
+            None => Doc::new(),
+        };
+        let mut seq = snapshot_seq;
+        let rows = ops.query_map(params![key, snapshot_seq as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (op_seq, json) = row?;
+            let op: Op = serde_json::from_str(&json).map_err(bad)?;
+            doc.apply_v1(&op);
+            seq = op_seq;
+        }
+        update.execute(params![doc.canonical_json(), seq as i64, key])?;
+    }
+    Ok(())
 }
 
 /// What the writer knows of the log, to drop the ops that every room's snapshot covers.
@@ -898,6 +938,81 @@ mod tests {
         assert_eq!(b.recent.len(), 3);
         assert_eq!(b.doc.objects.len(), 3);
         drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn votes_stored_before_model_v2_are_not_counted_twice() {
+        // A schema 2 database: a snapshot written by model v1 (votes: 4) and, after it, a v1 op
+        // that set the total to 5. Model v2 reads `votes` as each member's own dots: replaying
+        // that op as such would make 4 + 5.
+        let dir = temp_dir("model-v2");
+        let store = SqliteStore::open(&dir, Options::default()).unwrap();
+        store
+            .write(Write::Workshop {
+                id: "w".into(),
+                version: 1,
+                state: "{}".into(),
+            })
+            .await
+            .unwrap();
+        let vote = |seq: u64, n: i64| Op {
+            id: format!("v{seq}"),
+            stamp: Stamp::new(10 + seq, "p-b"),
+            kind: OpKind::Set {
+                object: "t".into(),
+                fields: [("votes".to_owned(), Value::Int(n))].into(),
+            },
+        };
+        store
+            .write(Write::Ops {
+                workshop: "w".into(),
+                room: "a".into(),
+                epoch: 7,
+                ops: [(1, vote(1, 4)), (2, vote(2, 5))]
+                    .into_iter()
+                    .map(|(seq, op)| EncodedOp {
+                        seq,
+                        participant: "p-b".into(),
+                        op: serde_json::to_string(&op).unwrap(),
+                    })
+                    .collect(),
+                sealed: vec![],
+            })
+            .await
+            .unwrap();
+        drop(store);
+        {
+            let conn = Connection::open(dir.join("plenary.db")).unwrap();
+            let v1 = r#"{"clock":11,"objects":{"t":{"type":"lean_coffee_topic",
+                "created":{"clock":1,"client":"p-a"},"parent":"root","pos":"a0",
+                "placed":{"clock":1,"client":"p-a"},
+                "fields":{"votes":{"value":4,"stamp":{"clock":11,"client":"p-b"}}}}},
+                "tombstones":[]}"#;
+            conn.execute("UPDATE rooms SET snapshot = ?1, snapshot_seq = 1", [v1])
+                .unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+        }
+        let store = SqliteStore::open(&dir, Options::default()).unwrap();
+        let loaded = store.load().unwrap();
+        let room = &loaded.workshops["w"].1["a"];
+        assert_eq!(room.seq, 2);
+        let topic = &room.doc.objects["t"];
+        assert_eq!(topic.get("votes"), Some(&Value::Int(5)));
+        assert_eq!(
+            topic.tallies["votes"].keys().collect::<Vec<_>>(),
+            [plenary_protocol::doc::LEGACY_MEMBER]
+        );
+        // The conversion happened once: the schema is current, the snapshot is at seq 2.
+        drop(store);
+        let conn = Connection::open(dir.join("plenary.db")).unwrap();
+        let (version, seq): (i64, i64) = (
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap(),
+            conn.query_row("SELECT snapshot_seq FROM rooms", [], |r| r.get(0))
+                .unwrap(),
+        );
+        assert_eq!((version, seq), (SCHEMA_VERSION, 2));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

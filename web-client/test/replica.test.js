@@ -195,7 +195,8 @@ test('one\'s own sealed value is kept beside the document, which only says who s
   r.onSealed([{ object: 'round', field: 'votes', value: '13' }]);
   assert.equal(r.ownSealedValue('round', 'votes'), '13');
   // The reveal (as ordered, values filled in) makes the values public and the own copy moot.
-  r.onOp(4, { id: 'rv', stamp: stamp(4, 'p-b'), action: 'reveal', object: 'round', values: { votes: { 'p-a': '13', 'p-b': '5' } } });
+  r.onOp(4, { id: 'sb', stamp: stamp(4, 'p-b'), action: 'seal', object: 'round', field: 'votes' });
+  r.onOp(5, { id: 'rv', stamp: stamp(5, 'p-b'), action: 'reveal', object: 'round', values: { votes: { 'p-a': '13', 'p-b': '5' } } });
   assert.equal(r.ownSealedValue('round', 'votes'), undefined);
   assert.equal(r.view().doc.objects.get('round').sealed.votes['p-b'].value, '5');
 });

@@ -427,6 +427,7 @@ impl Room {
         };
         let echo = matches!(op.kind, OpKind::Reveal { .. });
         let op = self.seal_privately(op, &participant);
+        let op = self.doc.public_reveal(op);
         self.apply(&op);
         let seq = self.seq;
         self.remember(op.id.clone(), seq, participant.clone());

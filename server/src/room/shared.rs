@@ -34,6 +34,10 @@ pub(crate) struct SharedRoom {
     /// seq -> (connection, op id, echo) of this node's ops waiting for their entry to come
     /// back; `echo`: the entry completes the op (a reveal's values), so the sender gets it too.
     pending: HashMap<u64, (ConnId, String, bool)>,
+    /// This node's ops that Redis ordered but the reader has not brought back yet, by seq. Later
+    /// ops are validated with them applied (a text op names the characters its sender typed in
+    /// the op before); they leave when their entries are applied.
+    inflight: std::collections::BTreeMap<u64, Op>,
 }
 
 impl SharedRoom {
@@ -46,6 +50,7 @@ impl SharedRoom {
             entries_rx: Some(entries_rx),
             subscribed: false,
             pending: HashMap::new(),
+            inflight: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -186,6 +191,15 @@ impl Room {
     /// Permission, stamp and validation checks of one op against this node's replica. A passing
     /// op is applied tentatively, so later ops of the same batch validate against it.
     fn check(&mut self, conn: ConnId, op: Op) -> Option<Outgoing> {
+        // First op of the batch: apply what is in flight, tentatively, so that validation sees it.
+        if self.undo.is_empty() && !self.sh().inflight.is_empty() {
+            let seq = self.seq;
+            self.sh().inflight.retain(|s, _| *s > seq);
+            let inflight: Vec<Op> = self.sh().inflight.values().cloned().collect();
+            for op in &inflight {
+                self.tentative(op);
+            }
+        }
         let participant = match self.screen(conn, &op) {
             Screened::Accepted(participant) => participant,
             Screened::Duplicate(seq) => {
@@ -261,11 +275,13 @@ impl Room {
     /// Undoes the tentative applies and asks Redis to order the ops. Acks are sent when the
     /// entries come back through the reader, in seq order.
     async fn append(&mut self, outgoing: &mut Vec<Outgoing>) {
-        if outgoing.is_empty() {
-            return;
-        }
+        // Tentative applies (in-flight ops, and this batch's) are undone even when every op of
+        // the batch was refused.
         if !self.undo.is_empty() {
             self.roll_back(&[]);
+        }
+        if outgoing.is_empty() {
+            return;
         }
         let batch: Vec<Outgoing> = std::mem::take(outgoing);
         let ops: Vec<(Op, String, String)> = batch
@@ -292,6 +308,11 @@ impl Room {
             Ok(results) => {
                 let mut told: Vec<String> = Vec::new();
                 for (o, appended) in batch.into_iter().zip(results) {
+                    if let Appended::New(seq) = appended {
+                        if seq > self.seq {
+                            self.sh().inflight.insert(seq, o.op.clone());
+                        }
+                    }
                     let Some(conn) = o.conn else { continue };
                     match appended {
                         Appended::New(seq) => {
@@ -313,6 +334,15 @@ impl Room {
                                 let echo = matches!(o.op.kind, OpKind::Reveal { .. });
                                 self.sh().pending.insert(seq, (conn, o.op.id, echo));
                             }
+                        }
+                        Appended::Revealed => {
+                            let msg = ServerMsg::Reject {
+                                room: self.id.to_string(),
+                                op_id: o.op.id,
+                                code: ErrorCode::Conflict,
+                                message: format!("{} was revealed already", o.op.kind.object()),
+                            };
+                            self.send_to(conn, msg.to_json().into());
                         }
                         Appended::Duplicate(..) => {
                             let msg = ServerMsg::Reject {
@@ -370,10 +400,14 @@ impl Room {
             return;
         }
         self.seq = entry.seq;
-        let Some(stored) = entry.op else {
+        if let Some(s) = self.shared.as_mut() {
+            s.inflight.remove(&entry.seq);
+        }
+        let Some(mut stored) = entry.op else {
             // A malformed entry (never written by Plenary) is skipped; clients see a seq gap.
             return;
         };
+        stored.op = self.doc.public_reveal(stored.op);
         self.doc.apply(&stored.op);
         let seq = stored.seq;
         let op_id = stored.op.id.clone();
@@ -432,6 +466,7 @@ impl Room {
             self.sh().redis.unsubscribe(&key);
             self.sh().subscribed = false;
             self.sh().pending.clear();
+            self.sh().inflight.clear();
         }
     }
 

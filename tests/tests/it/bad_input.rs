@@ -580,8 +580,8 @@ async fn bad_input_is_refused_and_the_server_keeps_serving() -> anyhow::Result<(
             close::PROTOCOL_ERROR,
         ),
         (
-            "protocol 2",
-            Message::text(wrong_version(2)),
+            "protocol 3",
+            Message::text(wrong_version(3)),
             UnsupportedProtocol,
             close::UNSUPPORTED_PROTOCOL,
         ),
@@ -592,8 +592,8 @@ async fn bad_input_is_refused_and_the_server_keeps_serving() -> anyhow::Result<(
             close::UNSUPPORTED_PROTOCOL,
         ),
         (
-            "protocol 2 with a bad token",
-            Message::text(hello_text(2, "garbage")),
+            "protocol 1 (before document model v2) with a bad token",
+            Message::text(hello_text(1, "garbage")),
             UnsupportedProtocol,
             close::UNSUPPORTED_PROTOCOL,
         ),
@@ -615,7 +615,7 @@ async fn bad_input_is_refused_and_the_server_keeps_serving() -> anyhow::Result<(
         assert_eq!(codes, vec![code], "{what}");
         assert_eq!(ended, Ended::Closed(Some(close_code)), "{what}");
     }
-    assert_eq!(PROTOCOL_VERSION, 1, "the handshake cases assume protocol 1");
+    assert_eq!(PROTOCOL_VERSION, 2, "the handshake cases assume protocol 2");
 
     // 7. Frame size: exactly max_frame_bytes is served; one byte more closes with 1009.
     let config = plenary_tests::plenary_server::Config::for_tests(std::env::temp_dir());

@@ -68,10 +68,12 @@ async fn slow_consumer_is_closed_and_does_not_hold_up_its_room() -> anyhow::Resu
             while i >= *seen_rx.borrow() + WINDOW {
                 seen_rx.changed().await?;
             }
+            // Feedback cards: plain text (a mergeable note would count toward the room's
+            // text history cap long before 3,000 cards of 9 KB).
             let kind = create(
                 &format!("n{i}"),
-                "vision_note",
-                "sec",
+                "feedback",
+                "root",
                 "a0",
                 &[("text", Value::Text(big.clone()))],
             );

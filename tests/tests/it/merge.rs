@@ -295,3 +295,104 @@ async fn a_version_1_document_in_sqlite_is_converted_on_load() -> anyhow::Result
     server.stop().await;
     Ok(())
 }
+
+/// Two nodes on one Redis: each member types through its own node, sending each chunk right
+/// after the last (anchored on the chunk before, whose entry may not have come back from Redis
+/// yet), as a browser does while typing. No chunk may be refused and both texts stay whole.
+#[tokio::test]
+async fn typing_through_two_nodes_keeps_every_chunk() -> anyhow::Result<()> {
+    use plenary_tests::{create_workshop_at, join_at, temp_dir, Process, RedisServer};
+    let redis = RedisServer::start().await?;
+    let mut nodes = Vec::new();
+    for name in ["a", "b"] {
+        let args = [
+            "--redis-url",
+            &redis.url(),
+            "--node-id",
+            name,
+            "--rate-per-sec",
+            "10000",
+            "--rate-burst",
+            "10000",
+        ];
+        nodes.push(Process::start(&temp_dir(&format!("typing-{name}")), &args).await?);
+    }
+    let created = create_workshop_at(&nodes[0].url(""), "Typing").await?;
+    let mut fac = Client::connect(&nodes[0].ws_url(), &created.token).await?;
+    let breakouts = plenary_protocol::workshop::Command::CreateBreakouts {
+        names: vec!["T".into()],
+    };
+    assert_eq!(fac.command(breakouts).await?, Ok(()));
+    let mut members = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let (_, token) = join_at(&node.url(""), &created.join_code, &format!("M{i}")).await?;
+        members.push(token);
+    }
+    assert_eq!(
+        fac.command(plenary_protocol::workshop::Command::AssignAuto)
+            .await?,
+        Ok(())
+    );
+    let room = "room-1";
+    fac.join(room).await?;
+    for kind in [
+        create(
+            "sec",
+            "vision_section",
+            "root",
+            "a0",
+            &[("section", text("vision"))],
+        ),
+        create("note", "vision_note", "sec", "a0", &[("text", text("|"))]),
+    ] {
+        assert!(fac.apply(room, kind).await?.is_ok());
+    }
+    let mut tasks = Vec::new();
+    for (i, token) in members.iter().enumerate() {
+        let mut c = Client::connect(&nodes[i].ws_url(), token).await?;
+        let word = if i == 0 { "alpha" } else { "omega" };
+        tasks.push(tokio::spawn(async move {
+            let (_, _, doc) = c.join(room).await?;
+            c.clock = c.clock.max(doc.clock);
+            // Start after the "|" (member 0) or before it (member 1).
+            let start = doc.objects["note"].texts["text"].live_ids()[0].to_string();
+            let mut after = (i == 0).then_some(start);
+            let mut ids = Vec::new();
+            for _ in 0..30 {
+                let op = c.op(text_op("note", after.clone(), word, vec![]));
+                after = Some(format!("{}.4.{}", op.stamp.clock, c.participant));
+                ids.push(op.id.clone());
+                c.send(&plenary_protocol::ClientMsg::Op {
+                    room: room.into(),
+                    op,
+                })
+                .await?;
+            }
+            let mut refused = Vec::new();
+            let mut answered = 0;
+            while answered < ids.len() {
+                match c.recv().await? {
+                    ServerMsg::Ack { op_id, .. } if ids.contains(&op_id) => answered += 1,
+                    ServerMsg::Reject { op_id, code, .. } if ids.contains(&op_id) => {
+                        answered += 1;
+                        refused.push(code);
+                    }
+                    _ => {}
+                }
+            }
+            anyhow::Ok(refused)
+        }));
+    }
+    for t in tasks {
+        let refused = t.await??;
+        assert!(refused.is_empty(), "chunks refused: {refused:?}");
+    }
+    let (_, _, doc) = fac.join(room).await?;
+    let rendered = doc.objects["note"].texts["text"].render();
+    assert_eq!(
+        rendered,
+        format!("{}|{}", "omega".repeat(30), "alpha".repeat(30)),
+        "both texts whole, on either side of the bar"
+    );
+    Ok(())
+}

@@ -210,9 +210,12 @@ function applyReveal(obj, op) {
   if (obj.revealed) return false;
   obj.revealed = op.stamp;
   for (const [field, members] of Object.entries(op.values ?? {})) {
-    if (fieldKind(obj.type, field) !== 'sealed') continue;
-    obj.sealed[field] = { ...(obj.sealed[field] ?? {}) };
-    for (const [member, value] of Object.entries(members)) obj.sealed[field][member] = { value, stamp: op.stamp };
+    if (fieldKind(obj.type, field) !== 'sealed' || !obj.sealed[field]) continue;
+    obj.sealed[field] = { ...obj.sealed[field] };
+    // Only members whose entry says "sealed" have a value to show (doc.rs).
+    for (const [member, value] of Object.entries(members)) {
+      if (obj.sealed[field][member]?.value === true) obj.sealed[field][member] = { value, stamp: op.stamp };
+    }
   }
   return true;
 }

@@ -114,10 +114,12 @@ export class RoomReplica {
     if (!this.synced || seq <= this.seq) {
       // Already in the confirmed doc (via a snapshot or catch-up): do not apply it twice.
       this.removePending(opId);
-    } else if (seq === this.seq + 1) {
+    } else if (seq === this.seq + 1 && !this.ahead.has(seq)) {
       this.applyConfirmed(seq, entry.op);
       this.drain();
-    } else {
+    } else if (!this.ahead.has(seq)) {
+      // The op itself may be waiting ahead already (a reveal the server completed and sent
+      // before the ack): never replace it with the local copy.
       entry.ackedSeq = seq;
       this.ahead.set(seq, entry.op);
     }

@@ -66,8 +66,13 @@ export function insert(text, stamp, after, str) {
 /** Deletes the characters `ids` (unknown ones are ignored); reports a change. */
 export function remove(text, ids) {
   let changed = false;
+  // One pass over the text for a long selection, not one per character.
+  let index = null;
+  if (ids.length > 4) {
+    index = new Map(text.elems.map((e, i) => [charId(e.clock, e.index, e.client), i]));
+  }
   for (const id of ids) {
-    const p = position(text, id);
+    const p = index === null ? position(text, id) : (index.get(charId(id.clock, id.index, id.client)) ?? -1);
     if (p >= 0 && !text.elems[p].deleted) {
       text.elems[p] = { ...text.elems[p], ch: '', deleted: true };
       changed = true;

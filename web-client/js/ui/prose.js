@@ -36,11 +36,14 @@ const toUnits = (s, points) => Array.from(s).slice(0, points).join('').length;
 export function bindProse(el, { read, edit, interval = TEXT_FLUSH_MS }) {
   let base = { value: '', ids: [] };
   let timer = null;
+  // While an input method composes (accents, CJK), the element's text is not final: neither
+  // send it nor overwrite it.
+  let composing = false;
 
   function flush() {
     clearTimeout(timer);
     timer = null;
-    if (el.dataset.dirty !== '1') return;
+    if (composing || el.dataset.dirty !== '1') return;
     delete el.dataset.dirty;
     const value = el.value;
     const d = diffText(base.value, base.ids, value);
@@ -57,7 +60,7 @@ export function bindProse(el, { read, edit, interval = TEXT_FLUSH_MS }) {
 
   /** Brings the element in line with the document, keeping the caret on its characters. */
   function sync() {
-    if (el.dataset.dirty === '1') return;
+    if (composing || el.dataset.dirty === '1') return;
     const text = read() ?? emptyText();
     const value = render(text);
     if (value === el.value) {
@@ -84,6 +87,14 @@ export function bindProse(el, { read, edit, interval = TEXT_FLUSH_MS }) {
   }
 
   el.addEventListener('input', () => {
+    el.dataset.dirty = '1';
+    if (timer === null) timer = setTimeout(flush, interval);
+  });
+  el.addEventListener('compositionstart', () => {
+    composing = true;
+  });
+  el.addEventListener('compositionend', () => {
+    composing = false;
     el.dataset.dirty = '1';
     if (timer === null) timer = setTimeout(flush, interval);
   });
