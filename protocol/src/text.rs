@@ -103,10 +103,21 @@ impl Text {
         (e.clock, &self.clients[e.client as usize], e.index)
     }
 
-    /// Position of character `id`, deleted or not.
+    /// The interned index of `client`, if it wrote anything here.
+    fn client_index(&self, client: &str) -> Option<u32> {
+        self.clients
+            .iter()
+            .position(|c| &**c == client)
+            .map(|i| i as u32)
+    }
+
+    /// Position of character `id`, deleted or not. Compares integers only: this scan runs for
+    /// every insert and is most of its cost.
     pub fn position(&self, id: &CharId) -> Option<usize> {
-        let key = id.key();
-        self.elems.iter().position(|e| self.id_of(e) == key)
+        let client = self.client_index(&id.client)?;
+        self.elems
+            .iter()
+            .position(|e| e.clock == id.clock && e.index == id.index && e.client == client)
     }
 
     /// Positions of `ids` (deleted characters included), in one pass over the text when there
@@ -126,9 +137,12 @@ impl Text {
 
     /// Whether an op with this stamp already inserted characters here.
     pub fn has_run(&self, stamp: &Stamp) -> bool {
+        let Some(client) = self.client_index(&stamp.client) else {
+            return false;
+        };
         self.elems
             .iter()
-            .any(|e| e.clock == stamp.clock && *self.clients[e.client as usize] == stamp.client)
+            .any(|e| e.clock == stamp.clock && e.client == client)
     }
 
     /// Whether characters stamped `(clock, client)` are deleted by the newest replace.
@@ -210,11 +224,9 @@ impl Text {
 
     /// The live text.
     pub fn render(&self) -> String {
-        self.elems
-            .iter()
-            .filter(|e| !e.deleted)
-            .map(|e| e.ch)
-            .collect()
+        let mut out = String::with_capacity(self.elems.len());
+        out.extend(self.elems.iter().filter(|e| !e.deleted).map(|e| e.ch));
+        out
     }
 
     /// Number of live characters.

@@ -43,7 +43,7 @@ fn session(seed: u64) -> Vec<Edit> {
     let mut len = 0usize;
     let mut carets = [0usize; 3];
     let mut edits = Vec::new();
-    while len < TARGET_CHARS {
+    while len + 8 < TARGET_CHARS {
         let member = rng.random_range(0..MEMBERS.len());
         if rng.random_bool(0.05) {
             carets[member] = rng.random_range(0..=len);
