@@ -125,6 +125,8 @@ async fn sealed_votes_stay_hidden_until_one_reveal_and_survive_a_restart() -> an
         m.join(&room).await?;
     }
     round(&mut members[0], &room).await?;
+    // Where a client that is away during the seals will resume from.
+    let (epoch, before_seals, _) = fac.join(&room).await?;
     let mut frames: Vec<Vec<String>> = vec![Vec::new(); 4];
     for (i, m) in members.iter_mut().enumerate() {
         drain(m, &mut frames[i]).await;
@@ -159,6 +161,21 @@ async fn sealed_votes_stay_hidden_until_one_reveal_and_survive_a_restart() -> an
     assert_eq!(entries.len(), 3);
     assert!(entries.values().all(|f| f.value == Value::Bool(true)));
     assert_hidden("a snapshot", &[doc.canonical_json()], &VOTES);
+    // Nor in catch-up: a connection resuming from before the seals gets the ops, valueless.
+    let resume = vec![plenary_protocol::ResumePoint {
+        room: room.clone(),
+        epoch,
+        seq: before_seals,
+    }];
+    let mut late = Client::connect_resume(&server.ws_url(), &fac_token, resume).await?;
+    let mut caught = Vec::new();
+    drain(&mut late, &mut caught).await;
+    let seals = caught
+        .iter()
+        .filter(|f| f.contains("\"action\":\"seal\""))
+        .count();
+    assert_eq!(seals, 3, "catch-up brings the three seals: {caught:?}");
+    assert_hidden("catch-up", &caught, &VOTES);
     // A member changes their mind (withdraw, then seal again) before the reveal.
     assert!(members[2].apply(&room, seal(None)).await?.is_ok());
     assert!(members[2].apply(&room, seal(Some("XL"))).await?.is_ok());
