@@ -527,8 +527,8 @@ fn check_fields(
 }
 
 /// What `member` has placed in tally field `name` over the visible objects of type `ty`,
-/// except `object`.
-fn spent_elsewhere(doc: &Doc, object: &str, ty: &str, name: &str, member: &str) -> i64 {
+/// except `object`: what their budget already holds. Clients use it to offer what is left.
+pub fn spent_elsewhere(doc: &Doc, object: &str, ty: &str, name: &str, member: &str) -> i64 {
     doc.objects
         .iter()
         .filter(|(id, o)| o.ty == ty && id.as_str() != object && doc.is_visible(id))

@@ -172,16 +172,7 @@ fn honest_tallies(
         let Some(FieldKind::Tally { budget, .. }) = schema.field(name).map(|f| f.kind) else {
             continue;
         };
-        let spent: i64 = doc
-            .objects
-            .iter()
-            .filter(|(id, o)| o.ty == ty && id.as_str() != object && doc.is_visible(id))
-            .filter_map(|(_, o)| o.tallies.get(name)?.get(member))
-            .filter_map(|f| match f.value {
-                Value::Int(n) => Some(n),
-                _ => None,
-            })
-            .sum();
+        let spent = plenary_protocol::validate::spent_elsewhere(doc, object, ty, name, member);
         if let Value::Int(n) = value {
             *n = (*n).min(budget - spent).max(0);
         }

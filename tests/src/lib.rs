@@ -140,6 +140,43 @@ pub async fn one_team(
     Ok((fac, clients, "room-1".to_owned(), created.token))
 }
 
+/// A class spread over two nodes sharing `redis` (rate limits raised): a workshop with one
+/// breakout room ("room-1") and one attendee who joined through each node. Returns the nodes,
+/// the facilitator (connected to the last node), the attendees' tokens and the workshop id.
+pub async fn two_node_class(
+    redis: &RedisServer,
+    name: &str,
+) -> anyhow::Result<(Vec<Process>, Client, Vec<String>, String)> {
+    let mut nodes = Vec::new();
+    for node in ["a", "b"] {
+        let args = [
+            "--redis-url",
+            &redis.url(),
+            "--node-id",
+            node,
+            "--rate-per-sec",
+            "10000",
+            "--rate-burst",
+            "10000",
+        ];
+        nodes.push(Process::start(&temp_dir(&format!("{name}-{node}")), &args).await?);
+    }
+    let created = create_workshop_at(&nodes[0].url(""), name).await?;
+    let mut fac = Client::connect(&nodes[1].ws_url(), &created.token).await?;
+    let breakouts = plenary_protocol::workshop::Command::CreateBreakouts {
+        names: vec!["T".into()],
+    };
+    anyhow::ensure!(fac.command(breakouts).await? == Ok(()), "create_breakouts");
+    let mut tokens = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let (_, token) = join_at(&node.url(""), &created.join_code, &format!("M{i}")).await?;
+        tokens.push(token);
+    }
+    let assign = plenary_protocol::workshop::Command::AssignAuto;
+    anyhow::ensure!(fac.command(assign).await? == Ok(()), "assign_auto");
+    Ok((nodes, fac, tokens, created.workshop_id))
+}
+
 /// Creates a workshop; returns the facilitator's credentials and the codes.
 pub async fn create_workshop_at(base: &str, title: &str) -> anyhow::Result<Created> {
     let res = reqwest::Client::new()

@@ -301,38 +301,8 @@ async fn a_version_1_document_in_sqlite_is_converted_on_load() -> anyhow::Result
 /// yet), as a browser does while typing. No chunk may be refused and both texts stay whole.
 #[tokio::test]
 async fn typing_through_two_nodes_keeps_every_chunk() -> anyhow::Result<()> {
-    use plenary_tests::{create_workshop_at, join_at, temp_dir, Process, RedisServer};
-    let redis = RedisServer::start().await?;
-    let mut nodes = Vec::new();
-    for name in ["a", "b"] {
-        let args = [
-            "--redis-url",
-            &redis.url(),
-            "--node-id",
-            name,
-            "--rate-per-sec",
-            "10000",
-            "--rate-burst",
-            "10000",
-        ];
-        nodes.push(Process::start(&temp_dir(&format!("typing-{name}")), &args).await?);
-    }
-    let created = create_workshop_at(&nodes[0].url(""), "Typing").await?;
-    let mut fac = Client::connect(&nodes[0].ws_url(), &created.token).await?;
-    let breakouts = plenary_protocol::workshop::Command::CreateBreakouts {
-        names: vec!["T".into()],
-    };
-    assert_eq!(fac.command(breakouts).await?, Ok(()));
-    let mut members = Vec::new();
-    for (i, node) in nodes.iter().enumerate() {
-        let (_, token) = join_at(&node.url(""), &created.join_code, &format!("M{i}")).await?;
-        members.push(token);
-    }
-    assert_eq!(
-        fac.command(plenary_protocol::workshop::Command::AssignAuto)
-            .await?,
-        Ok(())
-    );
+    let redis = plenary_tests::RedisServer::start().await?;
+    let (nodes, mut fac, members, _) = plenary_tests::two_node_class(&redis, "typing").await?;
     let room = "room-1";
     fac.join(room).await?;
     for kind in [

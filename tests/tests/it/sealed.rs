@@ -7,10 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use plenary_protocol::{ErrorCode, Op, OpKind, SealedEntry, ServerMsg, Value};
-use plenary_tests::{
-    create, create_workshop_at, join_at, one_team, temp_dir, text, Client, Process, RedisServer,
-    TestServer,
-};
+use plenary_tests::{create, one_team, text, two_node_class, Client, RedisServer, TestServer};
 
 /// Values no other frame could contain by chance (they appear only as sealed values).
 const VOTES: [&str; 3] = ["coffee", "21", "XL"];
@@ -296,27 +293,7 @@ async fn sealed_votes_stay_hidden_until_one_reveal_and_survive_a_restart() -> an
 #[tokio::test]
 async fn sealed_votes_survive_the_loss_of_their_node_unrevealed() -> anyhow::Result<()> {
     let redis = RedisServer::start().await?;
-    let mut nodes = Vec::new();
-    for name in ["a", "b"] {
-        let args = ["--redis-url", &redis.url(), "--node-id", name];
-        nodes.push(Process::start(&temp_dir(&format!("sealed-{name}")), &args).await?);
-    }
-    let created = create_workshop_at(&nodes[0].url(""), "Sealed").await?;
-    let mut fac = Client::connect(&nodes[1].ws_url(), &created.token).await?;
-    let breakouts = plenary_protocol::workshop::Command::CreateBreakouts {
-        names: vec!["T".into()],
-    };
-    assert_eq!(fac.command(breakouts).await?, Ok(()));
-    let mut tokens = Vec::new();
-    for (i, node) in nodes.iter().enumerate() {
-        let (_, token) = join_at(&node.url(""), &created.join_code, &format!("V{i}")).await?;
-        tokens.push(token);
-    }
-    assert_eq!(
-        fac.command(plenary_protocol::workshop::Command::AssignAuto)
-            .await?,
-        Ok(())
-    );
+    let (mut nodes, mut fac, tokens, workshop_id) = two_node_class(&redis, "sealed").await?;
     let room = "room-1";
     let mut voter = Client::connect(&nodes[0].ws_url(), &tokens[0]).await?;
     let mut watcher = Client::connect(&nodes[1].ws_url(), &tokens[1]).await?;
@@ -339,7 +316,7 @@ async fn sealed_votes_survive_the_loss_of_their_node_unrevealed() -> anyhow::Res
         &redis,
         &[
             "XRANGE",
-            &format!("{{{}:{room}}}:log", created.workshop_id),
+            &format!("{{{}:{room}}}:log", workshop_id),
             "-",
             "+",
         ],
@@ -380,10 +357,7 @@ async fn sealed_votes_survive_the_loss_of_their_node_unrevealed() -> anyhow::Res
     );
     let left = redis_cli(
         &redis,
-        &[
-            "HLEN",
-            &format!("{{{}:{room}}}:sealed", created.workshop_id),
-        ],
+        &["HLEN", &format!("{{{}:{room}}}:sealed", workshop_id)],
     );
     assert_eq!(left.trim(), "0", "revealed values leave the private hash");
     Ok(())
