@@ -524,11 +524,22 @@ fn put_derived(obj: &mut Object, name: &str, stamp: &Stamp, value: Value) -> boo
 
 /// Refreshes the live text of text field `name` in `fields` (`null` when empty).
 fn refresh_text(obj: &mut Object, name: &str, stamp: &Stamp) -> bool {
-    let live = obj.texts.get(name).map(Text::render).unwrap_or_default();
-    let value = if live.is_empty() {
+    let live = obj.texts.get(name).map_or("", Text::as_str);
+    // Most refreshes follow an edit that changed the text; the comparison spares a copy when
+    // it did not (a duplicate, or a run born deleted).
+    let same = match obj.fields.get(name).map(|f| &f.value) {
+        Some(Value::Text(current)) => current == live,
+        Some(Value::Null) | None => live.is_empty(),
+        Some(_) => false,
+    };
+    let value = if same {
+        obj.fields
+            .get(name)
+            .map_or(Value::Null, |f| f.value.clone())
+    } else if live.is_empty() {
         Value::Null
     } else {
-        Value::Text(live)
+        Value::Text(live.to_owned())
     };
     put_derived(obj, name, stamp, value)
 }

@@ -86,9 +86,23 @@ pub struct Text {
     elems: Vec<Elem>,
     /// The stamp of the newest replace: characters stamped below it are deleted.
     cleared: Option<Stamp>,
+    /// The live text, kept up to date by every change (rendering it anew for each typed
+    /// character was most of the cost of a text op). Derived: not serialized, not compared.
+    live: String,
+    /// (clock, client) of every op that inserted here, to make a repeated insert a no-op
+    /// without scanning. Derived, like `live`.
+    runs: std::collections::HashSet<(u64, u32)>,
 }
 
 impl Text {
+    /// Rebuilds `live` from `elems`.
+    fn rebuild(&mut self) {
+        let mut out = String::with_capacity(self.elems.len());
+        out.extend(self.elems.iter().filter(|e| !e.deleted).map(|e| e.ch));
+        self.live = out;
+        self.runs = self.elems.iter().map(|e| (e.clock, e.client)).collect();
+    }
+
     fn intern(&mut self, client: &str) -> u32 {
         match self.clients.iter().position(|c| &**c == client) {
             Some(i) => i as u32,
@@ -137,12 +151,8 @@ impl Text {
 
     /// Whether an op with this stamp already inserted characters here.
     pub fn has_run(&self, stamp: &Stamp) -> bool {
-        let Some(client) = self.client_index(&stamp.client) else {
-            return false;
-        };
-        self.elems
-            .iter()
-            .any(|e| e.clock == stamp.clock && e.client == client)
+        self.client_index(&stamp.client)
+            .is_some_and(|c| self.runs.contains(&(stamp.clock, c)))
     }
 
     /// Whether characters stamped `(clock, client)` are deleted by the newest replace.
@@ -158,18 +168,36 @@ impl Text {
         if text.is_empty() || self.has_run(stamp) {
             return false;
         }
-        let mut pos = match after {
-            None => 0,
-            Some(id) => match self.position(id) {
-                Some(p) => p + 1,
-                None => return false,
-            },
+        // One pass up to the anchor, adding up the bytes of the live characters before the
+        // insertion point as it goes (the text's memory is most of what a text op touches).
+        let live_len = |e: &Elem| if e.deleted { 0 } else { e.ch.len_utf8() };
+        let (mut pos, mut offset) = match after {
+            None => (0, 0),
+            Some(id) => {
+                let Some(client) = self.client_index(&id.client) else {
+                    return false;
+                };
+                let mut offset = 0;
+                let mut found = None;
+                for (i, e) in self.elems.iter().enumerate() {
+                    offset += live_len(e);
+                    if e.clock == id.clock && e.index == id.index && e.client == client {
+                        found = Some(i);
+                        break;
+                    }
+                }
+                match found {
+                    Some(i) => (i + 1, offset),
+                    None => return false,
+                }
+            }
         };
         // Skip the subtrees of concurrent inserts at the same origin with greater ids: every
         // character in them has an id greater than the new run's, and the first character
         // with a smaller id starts what comes after the new run.
         let new = (stamp.clock, stamp.client.as_str(), 0u32);
         while pos < self.elems.len() && self.id_of(&self.elems[pos]) > new {
+            offset += live_len(&self.elems[pos]);
             pos += 1;
         }
         let deleted = self.cleared_below(stamp.clock, &stamp.client);
@@ -181,24 +209,50 @@ impl Text {
             ch: if deleted { '\0' } else { ch },
             deleted,
         });
+        if !deleted {
+            self.live.insert_str(offset, text);
+        }
+        self.runs.insert((stamp.clock, client));
         self.elems.splice(pos..pos, run);
         !deleted
     }
 
     /// Deletes the characters `ids` (unknown ids are ignored). Reports a change.
     pub fn delete(&mut self, ids: &[CharId]) -> bool {
-        let mut changed = false;
-        for p in self.positions(ids).into_iter().flatten() {
-            {
-                let e = &mut self.elems[p];
-                if !e.deleted {
-                    e.deleted = true;
-                    e.ch = '\0';
-                    changed = true;
-                }
+        let mut doomed: Vec<usize> = self
+            .positions(ids)
+            .into_iter()
+            .flatten()
+            .filter(|p| !self.elems[*p].deleted)
+            .collect();
+        if doomed.is_empty() {
+            return false;
+        }
+        doomed.sort_unstable();
+        doomed.dedup();
+        // Byte ranges of the doomed characters in `live`, found in one pass, removed from the
+        // back so that the earlier offsets stay right.
+        let mut ranges = Vec::with_capacity(doomed.len());
+        let mut offset = 0;
+        let mut next = doomed.iter().peekable();
+        for (i, e) in self.elems.iter().enumerate() {
+            if next.peek() == Some(&&i) {
+                ranges.push(offset..offset + e.ch.len_utf8());
+                next.next();
+            }
+            if !e.deleted {
+                offset += e.ch.len_utf8();
             }
         }
-        changed
+        for r in ranges.into_iter().rev() {
+            self.live.replace_range(r, "");
+        }
+        for p in doomed {
+            let e = &mut self.elems[p];
+            e.deleted = true;
+            e.ch = '\0';
+        }
+        true
     }
 
     /// Replaces the whole text (a `set` of the field at `stamp`; `None` clears it). Characters
@@ -215,6 +269,9 @@ impl Text {
                     changed = true;
                 }
             }
+            if changed {
+                self.rebuild();
+            }
         }
         if let Some(text) = text {
             changed |= self.insert(stamp, None, text);
@@ -224,9 +281,12 @@ impl Text {
 
     /// The live text.
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(self.elems.len());
-        out.extend(self.elems.iter().filter(|e| !e.deleted).map(|e| e.ch));
-        out
+        self.live.clone()
+    }
+
+    /// The live text, borrowed.
+    pub fn as_str(&self) -> &str {
+        &self.live
     }
 
     /// Number of live characters.
@@ -437,6 +497,7 @@ impl<'de> Deserialize<'de> for Text {
                 }
             }
         }
+        text.rebuild();
         Ok(text)
     }
 }
