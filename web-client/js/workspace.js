@@ -15,7 +15,7 @@ import { CONSOLE, PLENARY, autoPlace, canGo, defaultPlace, permissions, places, 
 import { formatCountdown } from './lib/clock.js';
 import { emptyDoc, buildTree } from './lib/doc.js';
 import { useKeySuffix } from './lib/fractional.js';
-import { flushAllTyping } from './ui/prose.js';
+import { flushAllTyping, isProseBound } from './ui/prose.js';
 
 /** How often the console refreshes the rooms' progress from the REST summary. */
 const SUMMARY_POLL_MS = 3_000;
@@ -99,6 +99,9 @@ export function startWorkspace(root, session, { onLeave }) {
     'keydown',
     (e) => {
       if (!(e.ctrlKey || e.metaKey) || e.altKey) return;
+      // A plain text box (a title, a new card being written) keeps the browser's own undo.
+      const a = document.activeElement;
+      if (a && (a.tagName === 'INPUT' || a.tagName === 'TEXTAREA') && !isProseBound(a)) return;
       const key = e.key.toLowerCase();
       const direction = key === 'z' ? (e.shiftKey ? 'redo' : 'undo') : key === 'y' ? 'redo' : null;
       if (direction && undoOrRedo(direction)) e.preventDefault();

@@ -15,6 +15,9 @@ export const TEXT_FLUSH_MS = 80;
 /** The flush of every bound element, so that Undo can send pending typing first. */
 const flushes = new Map();
 
+/** Whether `el` is bound to a mergeable text field (its undo is the room's, not the browser's). */
+export const isProseBound = (el) => flushes.has(el);
+
 /** Sends whatever is typed and not yet sent, in every bound element (forgetting removed ones). */
 export function flushAllTyping() {
   for (const [el, f] of flushes) {
