@@ -159,5 +159,13 @@ test('undo and redo take back only one’s own typing, never a teammate’s', as
   await di.getByRole('button', { name: 'Undo', exact: true }).click();
   await until(async () => (await di.locator('.toast').allTextContents()).some((t) => t.includes('Nothing of yours to undo')), { message: 'the nothing-to-undo notice' });
   await both('Plan together');
+  // A plain text box keeps the browser's own undo: Ctrl+Z there undoes the typing in the box,
+  // not a change in the room.
+  const draft = di.getByLabel('New note in Needs');
+  await draft.click();
+  await di.keyboard.insertText('draft');
+  await di.keyboard.press('Control+z');
+  assert.equal(await draft.inputValue(), '', 'the box undid its own typing');
+  await both('Plan together');
   for (const p of people) assert.deepEqual(p.problems, []);
 });
