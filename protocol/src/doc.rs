@@ -474,72 +474,65 @@ fn set_register(
     stamp: &Stamp,
     value: &Value,
 ) -> bool {
-    let mut changed = false;
-    {
-        match fields.get_mut(name) {
-            Some(f) if !wins(stamp, value, &f.stamp, &f.value) => {}
-            Some(f) => {
-                f.value = value.clone();
-                f.stamp = stamp.clone();
-                changed = true;
-            }
-            None => {
-                fields.insert(
-                    name.to_owned(),
-                    Field {
-                        value: value.clone(),
-                        stamp: stamp.clone(),
-                    },
-                );
-                changed = true;
-            }
-        }
-    }
-    changed
-}
-
-/// Puts a derived value in `fields[name]`, with the greatest stamp that touched the field.
-fn put_derived(obj: &mut Object, name: &str, stamp: &Stamp, value: Value) -> bool {
-    match obj.fields.get_mut(name) {
+    match fields.get_mut(name) {
+        Some(f) if !wins(stamp, value, &f.stamp, &f.value) => false,
         Some(f) => {
-            let changed = f.value != value || *stamp > f.stamp;
-            f.value = value;
-            if *stamp > f.stamp {
-                f.stamp = stamp.clone();
-            }
-            changed
+            f.value = value.clone();
+            f.stamp = stamp.clone();
+            true
         }
         None => {
-            obj.fields.insert(
-                name.to_owned(),
-                Field {
-                    value,
-                    stamp: stamp.clone(),
-                },
-            );
+            let field = Field {
+                value: value.clone(),
+                stamp: stamp.clone(),
+            };
+            fields.insert(name.to_owned(), field);
             true
         }
     }
 }
 
-/// Refreshes the live text of text field `name` in `fields` (`null` when empty).
+/// Puts a derived value in `fields[name]` (`None`: the value is unchanged), with the greatest
+/// stamp that touched the field. Reports a change.
+fn put_derived(obj: &mut Object, name: &str, stamp: &Stamp, value: Option<Value>) -> bool {
+    match obj.fields.get_mut(name) {
+        Some(f) => {
+            let mut changed = false;
+            if let Some(value) = value {
+                changed = f.value != value;
+                f.value = value;
+            }
+            if *stamp > f.stamp {
+                f.stamp = stamp.clone();
+                changed = true;
+            }
+            changed
+        }
+        None => {
+            let field = Field {
+                value: value.unwrap_or(Value::Null),
+                stamp: stamp.clone(),
+            };
+            obj.fields.insert(name.to_owned(), field);
+            true
+        }
+    }
+}
+
+/// Refreshes the live text of text field `name` in `fields` (`null` when empty). The text is
+/// copied only when it differs from what `fields` holds (not after a duplicate, or a run born
+/// deleted).
 fn refresh_text(obj: &mut Object, name: &str, stamp: &Stamp) -> bool {
     let live = obj.texts.get(name).map_or("", Text::as_str);
-    // Most refreshes follow an edit that changed the text; the comparison spares a copy when
-    // it did not (a duplicate, or a run born deleted).
     let same = match obj.fields.get(name).map(|f| &f.value) {
         Some(Value::Text(current)) => current == live,
-        Some(Value::Null) | None => live.is_empty(),
-        Some(_) => false,
+        Some(Value::Null) => live.is_empty(),
+        _ => false,
     };
-    let value = if same {
-        obj.fields
-            .get(name)
-            .map_or(Value::Null, |f| f.value.clone())
-    } else if live.is_empty() {
-        Value::Null
-    } else {
-        Value::Text(live.to_owned())
+    let value = match (same, live.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some(Value::Null),
+        (false, false) => Some(Value::Text(live.to_owned())),
     };
     put_derived(obj, name, stamp, value)
 }
@@ -547,7 +540,7 @@ fn refresh_text(obj: &mut Object, name: &str, stamp: &Stamp) -> bool {
 /// Refreshes the total of tally field `name` in `fields`.
 fn refresh_tally(obj: &mut Object, name: &str, stamp: &Stamp) -> bool {
     let total = obj.tallies.get(name).map_or(0, tally_total);
-    put_derived(obj, name, stamp, Value::Int(total))
+    put_derived(obj, name, stamp, Some(Value::Int(total)))
 }
 
 /// The total of a tally: the sum of its members' integer entries.

@@ -527,9 +527,14 @@ impl Room {
 
     /// Tells every connection of `member` its own sealed values.
     fn tell_sealed(&self, member: &str) {
+        self.send_sealed(member, self.own_sealed(member));
+    }
+
+    /// Sends `entries` (all of `member`'s sealed values) to every connection of `member` here.
+    fn send_sealed(&self, member: &str, entries: Vec<SealedEntry>) {
         let frame: Utf8Bytes = ServerMsg::Sealed {
             room: self.id.to_string(),
-            entries: self.own_sealed(member),
+            entries,
         }
         .to_json()
         .into();

@@ -247,19 +247,8 @@ impl Room {
                 return;
             }
         };
-        if quiet && entries.is_empty() {
-            return;
-        }
-        let frame: Utf8Bytes = ServerMsg::Sealed {
-            room: self.id.to_string(),
-            entries,
-        }
-        .to_json()
-        .into();
-        for (m, outbox) in self.members.values() {
-            if m.participant == member {
-                let _ = outbox.push(frame.clone());
-            }
+        if !(quiet && entries.is_empty()) {
+            self.send_sealed(member, entries);
         }
     }
 

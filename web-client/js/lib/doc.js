@@ -56,14 +56,10 @@ export function docToJson(doc) {
     const out = { created: o.created, fields, parent: o.parent, placed: o.placed, pos: o.pos, type: o.type };
     const textNames = Object.keys(o.texts ?? {}).sort(cmpStr);
     if (textNames.length > 0) out.texts = Object.fromEntries(textNames.map((n) => [n, textToJson(o.texts[n])]));
-    const tallyNames = Object.keys(o.tallies ?? {}).sort(cmpStr);
-    if (tallyNames.length > 0) {
-      out.tallies = Object.fromEntries(
-        tallyNames.map((n) => [n, Object.fromEntries(Object.keys(o.tallies[n]).sort(cmpStr).map((m) => [m, o.tallies[n][m]]))]),
-      );
-    }
-    for (const [key, map] of [['sealed', o.sealed]]) {
-      const names = Object.keys(map ?? {}).sort(cmpStr);
+    // Per-member maps (tallies, sealed entries), sorted like every map of the canonical form.
+    for (const key of ['tallies', 'sealed']) {
+      const map = o[key] ?? {};
+      const names = Object.keys(map).sort(cmpStr);
       if (names.length > 0) {
         out[key] = Object.fromEntries(names.map((n) => [n, Object.fromEntries(Object.keys(map[n]).sort(cmpStr).map((m) => [m, map[n][m]]))]));
       }
