@@ -8,9 +8,14 @@
 //! * [`fractional`]: position keys for ordered children.
 //! * [`workshop`]: commands and the workshop view.
 //! * [`templates`]: the ops that seed an exercise template into a room.
+//! * [`estimate`]: planning-poker cards per scale and the statistics of a revealed round;
+//!   value-scoring allocations.
+//! * [`forecast`]: the Monte Carlo forecast (deterministic given a seed).
 
 pub mod doc;
 pub mod error;
+pub mod estimate;
+pub mod forecast;
 pub mod fractional;
 pub mod message;
 pub mod op;

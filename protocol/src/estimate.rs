@@ -1,0 +1,1 @@
+//! Estimation (being written).
