@@ -48,6 +48,13 @@ pub enum FieldKind {
     /// with a `seal` op; until a `reveal` op, the document (and every member) knows only who
     /// has sealed, and the server keeps the values in private storage.
     Sealed(&'static FieldKind),
+    /// A value-scoring allocation, only ever sealed: `item=points` pairs separated by commas
+    /// (see [`crate::estimate::parse_allocation`]), naming live backlog items, whose points add
+    /// up to at most the object's `budget`.
+    Allocation,
+    /// Throughput samples typed by a person: whole numbers separated by commas or spaces (see
+    /// [`crate::forecast::parse_samples`]).
+    Samples,
     /// An integer in an inclusive range.
     Int(i64, i64),
     /// `true` or `false`.
@@ -107,6 +114,12 @@ const fn sealed(name: &'static str, inner: &'static FieldKind) -> FieldSchema {
         kind: FieldKind::Sealed(inner),
     }
 }
+const fn samples(name: &'static str) -> FieldSchema {
+    FieldSchema {
+        name,
+        kind: FieldKind::Samples,
+    }
+}
 const fn int(name: &'static str, min: i64, max: i64) -> FieldSchema {
     FieldSchema {
         name,
@@ -148,6 +161,12 @@ pub const CARDS: &[&str] = &[
 ];
 pub const SCALES: &[&str] = &["fibonacci", "tshirt"];
 const CARD: FieldKind = FieldKind::Enum(CARDS);
+const ALLOCATION: FieldKind = FieldKind::Allocation;
+/// Fields that cannot change once a member has sealed an entry in the object: a vote cast on
+/// one scale, or points spread within one budget, would no longer mean what they meant.
+pub const FIXED_ONCE_SEALED: &[&str] = &["scale", "budget"];
+/// Largest value-scoring budget.
+pub const MAX_BUDGET: i64 = 10_000;
 
 /// Every object type a room document may hold.
 pub const SCHEMAS: &[TypeSchema] = &[
@@ -222,7 +241,35 @@ pub const SCHEMAS: &[TypeSchema] = &[
     TypeSchema {
         name: "estimation_round",
         parents: &["backlog_item"],
-        fields: &[one_of("scale", SCALES), sealed("votes", &CARD)],
+        fields: &[
+            one_of("scale", SCALES),
+            sealed("votes", &CARD),
+            flag("auto_reveal"),
+            one_of("accepted", ESTIMATES),
+        ],
+    },
+    TypeSchema {
+        name: "value_round",
+        parents: &[ROOT_TYPE],
+        fields: &[
+            text("title", MAX_TITLE_CHARS),
+            int("budget", 1, MAX_BUDGET),
+            sealed("points", &ALLOCATION),
+            flag("auto_reveal"),
+        ],
+    },
+    TypeSchema {
+        name: "forecast",
+        parents: &[ROOT_TYPE],
+        fields: &[
+            samples("throughput"),
+            int("low", 0, crate::forecast::MAX_SAMPLE as i64),
+            int("high", 0, crate::forecast::MAX_SAMPLE as i64),
+            int("items", 1, crate::forecast::MAX_ITEMS as i64),
+            int("sprints", 1, crate::forecast::MAX_SPRINTS as i64),
+            int("seed", 0, u32::MAX as i64),
+            int("done_seen", 0, MAX_OBJECTS as i64),
+        ],
     },
     TypeSchema {
         name: "feedback",

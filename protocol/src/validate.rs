@@ -3,6 +3,7 @@
 
 use crate::doc::Doc;
 use crate::error::ErrorCode;
+use crate::estimate;
 use crate::fractional;
 use crate::op::{Op, OpKind};
 use crate::schema::{
@@ -269,7 +270,74 @@ fn check_seal(
             "a seal carries a value or withdraws, not both",
         ),
         (None, true) => Ok(()),
-        (Some(v), false) => check_value(field, inner, v),
+        (Some(v), false) => {
+            check_value(field, inner, v)?;
+            check_sealed_value(doc, obj, field, inner, v)
+        }
+    }
+}
+
+/// The checks of a sealed value that depend on its object: a card must be on the round's
+/// scale, an allocation must name live backlog items within the round's budget.
+fn check_sealed_value(
+    doc: &Doc,
+    obj: &crate::doc::Object,
+    field: &str,
+    inner: FieldKind,
+    value: &Value,
+) -> Result<(), ValidationError> {
+    let own = |name: &str| obj.fields.get(name).map(|f| &f.value);
+    match (inner, value) {
+        (FieldKind::Enum(_), Value::Text(card))
+            if schema::field_kind(&obj.ty, "scale").is_some() =>
+        {
+            let scale = own("scale").and_then(Value::as_text);
+            let cards = estimate::scale_cards(scale);
+            if !cards.contains(&card.as_str()) {
+                return err(
+                    ErrorCode::InvalidValue,
+                    format!(
+                        "{field}: {card:?} is not a card of this round's scale ({})",
+                        cards.join(" ")
+                    ),
+                );
+            }
+            Ok(())
+        }
+        (FieldKind::Allocation, Value::Text(text)) => {
+            let pairs = estimate::parse_allocation(text)
+                .map_err(|e| invalid(ErrorCode::InvalidValue, format!("{field}: {e}")))?;
+            let budget = match own("budget") {
+                Some(Value::Int(b)) => *b,
+                _ => estimate::DEFAULT_BUDGET,
+            };
+            let mut spent: i64 = 0;
+            for (id, points) in pairs {
+                let item = doc.objects.get(&id).filter(|_| doc.is_visible(&id));
+                if item.is_none_or(|o| o.ty != "backlog_item") {
+                    return err(
+                        ErrorCode::NotFound,
+                        format!("{field}: {id} is not a backlog item of this room"),
+                    );
+                }
+                spent = spent.saturating_add(points);
+            }
+            if spent > budget {
+                return err(
+                    ErrorCode::OverBudget,
+                    format!("{field}: {spent} points placed; the budget is {budget}"),
+                );
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn invalid(code: ErrorCode, message: impl Into<String>) -> ValidationError {
+    ValidationError {
+        code,
+        message: message.into(),
     }
 }
 
@@ -454,8 +522,22 @@ fn check_fields(
                 format!("a {} has no field {name:?}", schema.name),
             );
         };
+        if schema::FIXED_ONCE_SEALED.contains(&name.as_str()) {
+            if let Some(obj) = doc.objects.get(object) {
+                if obj.revealed.is_some() || obj.sealed.values().any(|m| !m.is_empty()) {
+                    return err(
+                        ErrorCode::Conflict,
+                        format!("{name} is fixed once a member has voted"),
+                    );
+                }
+            }
+        }
         match (field.kind, value) {
             (_, Value::Null) => {}
+            (FieldKind::Samples, Value::Text(s)) => {
+                crate::forecast::parse_samples(s)
+                    .map_err(|e| invalid(ErrorCode::InvalidValue, format!("{name}: {e}")))?;
+            }
             (FieldKind::Text(max) | FieldKind::Prose(max), Value::Text(s)) => {
                 let chars = s.chars().count();
                 if chars > max {
@@ -548,6 +630,8 @@ fn describe(kind: FieldKind) -> &'static str {
         FieldKind::Int(_, _) => "an integer",
         FieldKind::Bool => "true or false",
         FieldKind::Enum(_) => "one of a fixed list of strings",
+        FieldKind::Allocation => "item=points pairs separated by commas",
+        FieldKind::Samples => "whole numbers separated by commas",
     }
 }
 
@@ -574,6 +658,9 @@ fn check_value(name: &str, kind: FieldKind, value: &Value) -> Result<(), Validat
             format!("{name} must be one of {}", allowed.join(", ")),
         ),
         (FieldKind::Enum(_), Value::Text(_)) => Ok(()),
+        (FieldKind::Allocation, Value::Text(s)) => estimate::parse_allocation(s)
+            .map(|_| ())
+            .map_err(|e| invalid(ErrorCode::InvalidValue, format!("{name}: {e}"))),
         (kind, _) => err(
             ErrorCode::InvalidValue,
             format!("{name} expects {}", describe(kind)),

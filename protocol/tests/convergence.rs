@@ -130,7 +130,10 @@ fn value_for(kind: FieldKind, v: u16) -> Value {
         }
         // Honest entries stay within the budget: see `honest_tallies`.
         FieldKind::Tally { max, .. } => Value::Int((v as i64).rem_euclid(max + 1)),
-        FieldKind::Sealed(_) => unreachable!("fields_for leaves sealed fields out"),
+        FieldKind::Sealed(_) | FieldKind::Allocation => {
+            unreachable!("fields_for leaves sealed fields out")
+        }
+        FieldKind::Samples => Value::Text(format!("{}, {}", v % 9, v % 13)),
         FieldKind::Int(min, max) => Value::Int(min + (v as i64).rem_euclid(max - min + 1)),
         FieldKind::Bool => Value::Bool(v % 2 == 0),
         FieldKind::Enum(allowed) => Value::Text(allowed[v % allowed.len()].to_owned()),

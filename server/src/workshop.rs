@@ -503,6 +503,13 @@ impl Workshop {
             return Err("participant is no longer in this workshop".into());
         };
         let staged = state.data.stage.as_deref() == Some(room);
+        if matches!(op.kind, OpKind::Seal { .. }) && p.role != Role::Attendee {
+            // Hidden votes are the team's: the facilitator runs the round and reveals it.
+            return Err(format!(
+                "only the members of room {room} vote; a {} may start and reveal a round",
+                role_name(p.role)
+            ));
+        }
         match p.role {
             Role::Facilitator => Ok(()),
             Role::Attendee if p.room.as_deref() == Some(room) => Ok(()),
@@ -517,6 +524,18 @@ impl Workshop {
                 }
             }
         }
+    }
+
+    /// The members of `room`'s team (attendees assigned to it): who votes in its rounds.
+    pub fn voters(&self, room: &str) -> Vec<String> {
+        let state = self.lock();
+        state
+            .data
+            .participants
+            .iter()
+            .filter(|p| !p.removed && p.role == Role::Attendee && p.room.as_deref() == Some(room))
+            .map(|p| p.id.clone())
+            .collect()
     }
 
     /// Runs a command for `actor`.

@@ -156,6 +156,9 @@ struct Room {
     sealed_told: Vec<String>,
     /// Members connected to other nodes (multi-node mode), refreshed from Redis.
     remote_members: Vec<Member>,
+    /// Something happened that may complete an auto-reveal round (a seal, a flag turned on, a
+    /// member leaving): look for due reveals after the batch.
+    reveal_check: bool,
     /// Multi-node mode: Redis orders the ops and this node follows the room's log.
     shared: Option<shared::SharedRoom>,
 }
@@ -198,6 +201,7 @@ pub fn spawn(
         sealed_undo: Vec::new(),
         sealed_told: Vec::new(),
         remote_members: Vec::new(),
+        reveal_check: false,
         shared: redis.map(|r| shared::SharedRoom::new(r, &workshop.id, &id)),
     };
     for d in record.dedup {
@@ -357,6 +361,85 @@ impl Room {
             }
         }
         self.commit(&mut committed, &mut outcomes).await;
+        if std::mem::take(&mut self.reveal_check) {
+            self.auto_reveal().await;
+        }
+    }
+
+    /// Objects whose round the server must reveal now: `auto_reveal` is on, nothing is revealed
+    /// yet, and every member of the team who is present (connected to the room, on any node)
+    /// has sealed an entry. Someone who left does not hold the round up.
+    fn due_reveals(&self) -> Vec<String> {
+        let Some(workshop) = self.workshop.upgrade() else {
+            return Vec::new();
+        };
+        let team = workshop.voters(&self.id);
+        let present: Vec<String> = self
+            .member_list()
+            .into_iter()
+            .map(|m| m.participant)
+            .filter(|p| team.contains(p))
+            .collect();
+        if present.is_empty() {
+            return Vec::new();
+        }
+        self.doc
+            .objects
+            .iter()
+            .filter(|(id, o)| {
+                o.revealed.is_none()
+                    && o.fields
+                        .get("auto_reveal")
+                        .is_some_and(|f| f.value == Value::Bool(true))
+                    && !o.sealed.is_empty()
+                    && o.sealed.values().all(|entries| {
+                        present
+                            .iter()
+                            .all(|p| entries.get(p).is_some_and(|f| f.value == Value::Bool(true)))
+                    })
+                    && self.doc.is_visible(id)
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// The reveal op the server sends for `object`, stamped after the document.
+    fn server_reveal(&self, object: String) -> Op {
+        let clock = self.doc.clock + 1;
+        Op {
+            id: format!("server-reveal-{clock}"),
+            stamp: plenary_protocol::Stamp::new(clock, SERVER_CLIENT),
+            kind: OpKind::Reveal {
+                object,
+                values: Default::default(),
+            },
+        }
+    }
+
+    /// Orders and commits the reveals that are due (single-node mode), like a member's reveal.
+    async fn auto_reveal(&mut self) {
+        let due = self.due_reveals();
+        if due.is_empty() {
+            return;
+        }
+        self.batch_start = (self.doc.clock, self.seq);
+        let mut committed = Vec::new();
+        for object in due {
+            let op = self.server_reveal(object);
+            if validate(&self.doc, &op).is_err() {
+                continue;
+            }
+            let op = self.seal_privately(op, SERVER_CLIENT);
+            let op = self.doc.public_reveal(op);
+            self.apply(&op);
+            self.remember(op.id.clone(), self.seq, SERVER_CLIENT.to_owned());
+            committed.push(StoredOp {
+                seq: self.seq,
+                op,
+                participant: SERVER_CLIENT.to_owned(),
+            });
+        }
+        self.commit(&mut committed, &mut Vec::new()).await;
     }
 
     /// Answers an op from a connection that is not (or no longer) a member, through the op's own
@@ -426,6 +509,7 @@ impl Room {
             }
         };
         let echo = matches!(op.kind, OpKind::Reveal { .. });
+        self.reveal_check |= may_complete_a_round(&op);
         let op = self.seal_privately(op, &participant);
         let op = self.doc.public_reveal(op);
         self.apply(&op);
@@ -747,6 +831,7 @@ impl Room {
                         .values()
                         .any(|(m, _)| m.participant == member.participant);
                     self.broadcast_presence(None, (!still_here).then_some(member.participant));
+                    self.reveal_check |= !still_here;
                 }
             }
             RoomCmd::Focus {
@@ -866,5 +951,15 @@ impl Room {
         };
         let frame: Utf8Bytes = msg.to_json().into();
         self.broadcast_except(None, &frame);
+    }
+}
+
+/// Whether `op` may be the last thing an auto-reveal round waited for: a seal, or a set that
+/// turns the flag on.
+fn may_complete_a_round(op: &Op) -> bool {
+    match &op.kind {
+        OpKind::Seal { .. } => true,
+        OpKind::Set { fields, .. } => fields.contains_key("auto_reveal"),
+        _ => false,
     }
 }

@@ -123,6 +123,7 @@ impl Room {
                 _ = presence_timer.tick() => {
                     if self.sh().subscribed {
                         self.refresh_presence().await;
+                        self.shared_auto_reveal().await;
                     }
                 }
                 _ = snapshot_timer.tick() => {
@@ -181,6 +182,7 @@ impl Room {
                     }
                     if membership {
                         self.after_membership_change().await;
+                        self.shared_auto_reveal().await;
                     }
                 }
             }
@@ -366,6 +368,29 @@ impl Room {
         if self.seq >= self.snapshot_seq + SNAPSHOT_EVERY_OPS {
             self.shared_snapshot().await;
         }
+        self.shared_auto_reveal().await;
+    }
+
+    /// Asks Redis to order the reveals that are due. Every node following the room may ask
+    /// at once; the script orders the first and answers the others "revealed already".
+    async fn shared_auto_reveal(&mut self) {
+        if !std::mem::take(&mut self.reveal_check) {
+            return;
+        }
+        let mut outgoing = Vec::new();
+        for object in self.due_reveals() {
+            let op = self.server_reveal(object);
+            if validate(&self.doc, &op).is_ok() {
+                let sealed = sealed_action(&op, SERVER_CLIENT);
+                outgoing.push(Outgoing {
+                    conn: None,
+                    participant: SERVER_CLIENT.into(),
+                    op,
+                    sealed,
+                });
+            }
+        }
+        self.append(&mut outgoing).await;
     }
 
     /// Applies whatever the log holds after this node's seq (a gap, or what was ordered while the
@@ -397,6 +422,7 @@ impl Room {
             return;
         };
         stored.op = self.doc.public_reveal(stored.op);
+        self.reveal_check |= super::may_complete_a_round(&stored.op);
         self.doc.apply(&stored.op);
         let seq = stored.seq;
         let op_id = stored.op.id.clone();
@@ -489,6 +515,7 @@ impl Room {
                 .collect();
             let joined = after.iter().find(|p| !before.contains(p)).cloned();
             let left = before.iter().find(|p| !after.contains(p)).cloned();
+            self.reveal_check |= left.is_some();
             self.broadcast_presence(joined, left);
         }
     }

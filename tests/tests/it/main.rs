@@ -6,6 +6,7 @@ mod coedit;
 mod connections;
 mod crash;
 mod durability;
+mod estimation;
 mod flow;
 mod load;
 mod merge;

@@ -1,6 +1,8 @@
 // Object types as data: a port of protocol/src/schema.rs, used to check an edit before it is
 // sent (the server rejects it anyway, but a user should learn at once and lose nothing).
 
+import { MAX_ITEMS, MAX_SAMPLE, MAX_SPRINTS, parseSamples } from './forecast.js';
+
 export const MAX_TITLE_CHARS = 300;
 export const MAX_TEXT_CHARS = 10_000;
 export const MAX_LABEL_CHARS = 100;
@@ -9,6 +11,9 @@ export const CARDS = ['1', '2', '3', '5', '8', '13', '21', '?', 'coffee', 'XS', 
 export const SCALES = ['fibonacci', 'tshirt'];
 /** Dots each member may spread over a room's Lean Coffee topics (schema.rs LEAN_COFFEE_DOTS). */
 export const LEAN_COFFEE_DOTS = 3;
+/** Fields fixed once a member has sealed an entry in the object (schema.rs FIXED_ONCE_SEALED). */
+export const FIXED_ONCE_SEALED = ['scale', 'budget'];
+export const MAX_BUDGET = 10_000;
 
 export const VISION_SECTIONS = ['vision', 'target_group', 'needs', 'product', 'business_goals'];
 export const ESTIMATES = ['1', '2', '3', '5', '8', '13', '21', '?', 'XS', 'S', 'M', 'L', 'XL'];
@@ -23,6 +28,10 @@ const tally = (max, budget) => ({ kind: 'tally', max, budget });
 /** Hidden per-member values until a reveal (schema.rs FieldKind::Sealed): `seal` ops only. */
 const sealed = (inner) => ({ kind: 'sealed', inner });
 const int = (min, max) => ({ kind: 'int', min, max });
+/** A value-scoring allocation `item=points,...` (schema.rs FieldKind::Allocation), only sealed. */
+const allocation = { kind: 'allocation' };
+/** Throughput samples typed as whole numbers (schema.rs FieldKind::Samples). */
+const samples = { kind: 'samples' };
 const oneOf = (values) => ({ kind: 'enum', values });
 const flag = { kind: 'bool' };
 
@@ -65,7 +74,26 @@ export const SCHEMAS = {
     parents: ['root'],
     fields: { title: text(MAX_TITLE_CHARS), author: text(MAX_LABEL_CHARS), votes: tally(LEAN_COFFEE_DOTS, LEAN_COFFEE_DOTS), column: oneOf(['to_discuss', 'discussing', 'discussed']), notes: prose(MAX_TEXT_CHARS) },
   },
-  estimation_round: { parents: ['backlog_item'], fields: { scale: oneOf(SCALES), votes: sealed(oneOf(CARDS)) } },
+  estimation_round: {
+    parents: ['backlog_item'],
+    fields: { scale: oneOf(SCALES), votes: sealed(oneOf(CARDS)), auto_reveal: flag, accepted: oneOf(ESTIMATES) },
+  },
+  value_round: {
+    parents: ['root'],
+    fields: { title: text(MAX_TITLE_CHARS), budget: int(1, MAX_BUDGET), points: sealed(allocation), auto_reveal: flag },
+  },
+  forecast: {
+    parents: ['root'],
+    fields: {
+      throughput: samples,
+      low: int(0, MAX_SAMPLE),
+      high: int(0, MAX_SAMPLE),
+      items: int(1, MAX_ITEMS),
+      sprints: int(1, MAX_SPRINTS),
+      seed: int(0, 4_294_967_295),
+      done_seen: int(0, 10_000),
+    },
+  },
   feedback: { parents: ['root', 'backlog_item'], fields: { text: text(MAX_TEXT_CHARS), author: text(MAX_LABEL_CHARS) } },
 };
 
@@ -98,6 +126,14 @@ export function checkField(type, name, value) {
     case 'int':
       if (!Number.isInteger(value) || value < field.min || value > field.max) {
         return { code: 'invalid_value', message: `${name} must be a whole number between ${field.min} and ${field.max}` };
+      }
+      return null;
+    case 'samples':
+      if (typeof value !== 'string') return { code: 'invalid_value', message: `${name} expects text` };
+      try {
+        parseSamples(value);
+      } catch (e) {
+        return { code: 'invalid_value', message: `${name}: ${e.message}` };
       }
       return null;
     case 'bool':
