@@ -45,6 +45,10 @@ export function startWorkspace(root, session, { onLeave }) {
     move: (id, parent, pos) => sync.move(currentRoom(), id, parent, pos),
     remove: (id) => sync.remove(currentRoom(), id),
     text: (id, field, edit) => sync.text(currentRoom(), id, field, edit),
+    seal: (id, field, value) => sync.seal(currentRoom(), id, field, value),
+    reveal: (id) => sync.reveal(currentRoom(), id),
+    /** One's own sealed value in `field` of `id` (pending first), or undefined. */
+    ownSealed: (id, field) => (currentRoom() ? sync.replica(currentRoom()).ownSealedValue(id, field) : undefined),
     focus: (id) => {
       const room = currentRoom();
       if (!room || focusSent.get(room) === id || !sync.subscribed.has(room)) return;
@@ -206,6 +210,7 @@ export function startWorkspace(root, session, { onLeave }) {
       canFeedback: perm.feedback,
       me,
       members: sync.presence.get(place) ?? [],
+      people: w.participants,
       badges,
       hand: me.role === 'attendee' ? { raised: w.help.some((x) => x.participant === me.participant) } : null,
       history: { canUndo: sync.history.canUndo(place), canRedo: sync.history.canRedo(place) },

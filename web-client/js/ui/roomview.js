@@ -7,6 +7,8 @@ import { mountVision } from './vision.js';
 import { mountBacklog } from './backlog.js';
 import { mountExperiments } from './experiments.js';
 import { mountFeedback } from './feedback.js';
+import { mountValue } from './value.js';
+import { mountForecast } from './forecast.js';
 import { mountPresence } from './presence.js';
 import { childrenOf, val } from './board-util.js';
 
@@ -14,6 +16,8 @@ export const TABS = [
   ['vision', 'Vision Board'],
   ['backlog', 'Backlog'],
   ['experiments', 'Experiments'],
+  ['value', 'Value'],
+  ['forecast', 'Forecast'],
   ['feedback', 'Feedback'],
 ];
 /** The tab an exercise template opens. */
@@ -84,7 +88,7 @@ export function mountRoomView(parent, { actions, onRaiseHand, onLowerHand, onTab
 
   const boards = {};
   const panelEls = {};
-  const mounts = { vision: mountVision, backlog: mountBacklog, experiments: mountExperiments, feedback: mountFeedback };
+  const mounts = { vision: mountVision, backlog: mountBacklog, experiments: mountExperiments, value: mountValue, forecast: mountForecast, feedback: mountFeedback };
   for (const [id] of TABS) {
     const panel = h('section', { class: 'tab-panel', hidden: true, attrs: { role: 'tabpanel', 'aria-labelledby': buttons.get(id).id }, dataset: { panel: id } });
     panels.append(panel);
@@ -133,7 +137,11 @@ export function mountRoomView(parent, { actions, onRaiseHand, onLowerHand, onTab
         setText(node, c.current ? `${c.name} (your team)` : `Join ${c.name}`);
         node.disabled = c.current;
       });
-      const boardProps = { doc: view.doc, tree: view.tree, pendingIds: view.pendingIds, canEdit, canFeedback: canFeedback || canEdit, me };
+      // `team`: who votes here (the room's attendees, by id -> name); `present`: who is here now.
+      const team = new Map((props.people ?? []).filter((p) => p.role === 'attendee' && p.room === room.id).map((p) => [p.id, p.name]));
+      const names = new Map((props.people ?? []).map((p) => [p.id, p.name]));
+      const present = new Set(members.map((m) => m.participant));
+      const boardProps = { doc: view.doc, tree: view.tree, pendingIds: view.pendingIds, canEdit, canFeedback: canFeedback || canEdit, me, team, names, present };
       for (const b of Object.values(boards)) b.update(boardProps);
       const counts = {
         vision: childrenOf(view.tree, undefined, 'vision_section').reduce((n, s) => n + childrenOf(view.tree, s.id, 'vision_note').length, 0),

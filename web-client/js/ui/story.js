@@ -8,6 +8,7 @@ import { childrenOf, proseField, textField, textView, val } from './board-util.j
 import { newKey } from '../lib/fractional.js';
 import { ESTIMATES, ITEM_STATUSES } from '../lib/schema.js';
 import { label } from '../lib/messages.js';
+import { mountPoker } from './poker.js';
 
 function criterionRow(actions, editable) {
   const node = h('li', { class: 'criterion' });
@@ -108,8 +109,10 @@ export function mountStory(parent, { actions, onDeleted }) {
   const feedbackBox = h('div', { class: 'story-feedback', hidden: true }, [h('h4', { text: 'Feedback on this story' }), feedbackList]);
   const empty = h('p', { class: 'empty', text: 'Select a story to see its details.' });
   const heading = h('h3', { class: 'visually-hidden', text: 'Story details' });
-  const el = h('div', { class: 'story card' }, [heading, empty, body, h('div', { class: 'criteria-box' }, [h('h4', { text: 'Acceptance criteria' }), criteria, addCriterion]), feedbackBox]);
+  const pokerBox = h('div', { class: 'poker-box' });
+  const el = h('div', { class: 'story card' }, [heading, empty, body, pokerBox, h('div', { class: 'criteria-box' }, [h('h4', { text: 'Acceptance criteria' }), criteria, addCriterion]), feedbackBox]);
   parent.append(el);
+  const poker = mountPoker(pokerBox, { actions });
 
   let id = null;
   let mode = null;
@@ -132,6 +135,7 @@ export function mountStory(parent, { actions, onDeleted }) {
       show(empty, !obj);
       show(el.querySelector('.criteria-box'), Boolean(obj));
       show(body, Boolean(obj));
+      show(pokerBox, Boolean(obj));
       if (!obj) return;
       el.dataset.story = id;
       const wanted = props.canEdit ? 'edit' : 'view';
@@ -157,6 +161,7 @@ export function mountStory(parent, { actions, onDeleted }) {
         }
       }
       view.update(obj, props.index);
+      poker.update({ ...props, item: id });
       if (view.tools) view.tools.down.disabled = props.index >= props.total - 1;
       show(addCriterion, props.canEdit);
       const editable = props.canEdit;
