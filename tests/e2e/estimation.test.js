@@ -91,7 +91,7 @@ test('a team of four runs planning poker on two stories: hidden cards, auto-reve
   for (const p of pages) await until(async () => (await status(p)).includes('Round 2'), { message: 'round 2 everywhere' });
   for (const p of pages) await vote(p, '8');
   await until(async () => (await poker(ada).locator('.poker-outcome .badge').textContent()) === 'Consensus', { message: 'consensus' });
-  assert.equal(await poker(ada).getByLabel('Estimate', { exact: true }).inputValue(), '8', 'the agreed card is suggested');
+  assert.equal(await poker(ada).getByLabel('Size to accept').inputValue(), '8', 'the agreed card is suggested');
   await poker(ada).getByRole('button', { name: 'Accept estimate' }).click();
   await until(async () => (await bo.locator('.story-row', { hasText: 'Export the report' }).locator('.chip-estimate').textContent().catch(() => '')) === '8 pts', { message: 'the estimate on Bo’s backlog' });
   await poker(bo).locator('.poker-history-box summary').click();
@@ -104,7 +104,7 @@ test('a team of four runs planning poker on two stories: hidden cards, auto-reve
   for (const p of pages) await until(async () => (await status(p)).includes('T-shirt'), { message: 'a T-shirt round everywhere' });
   for (const [p, card] of [[ada, 'M'], [bo, 'M'], [cy, 'L'], [di, 'M']]) await vote(p, card);
   await until(async () => (await poker(ada).locator('.poker-results li').count()) === 4, { message: 'the T-shirt round revealed' });
-  assert.equal(await poker(ada).getByLabel('Estimate', { exact: true }).inputValue(), 'M', 'the median is suggested');
+  assert.equal(await poker(ada).getByLabel('Size to accept').inputValue(), 'M', 'the median is suggested');
   await poker(ada).getByRole('button', { name: 'Accept estimate' }).click();
   await until(async () => (await di.locator('.story-row', { hasText: 'Import a CSV' }).locator('.chip-estimate').textContent().catch(() => '')) === 'M pts', { message: 'M on Di’s backlog' });
   await screenshot(bo, 'poker-accepted');

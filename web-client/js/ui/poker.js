@@ -56,7 +56,7 @@ export function mountPoker(parent, { actions }) {
   const acceptBtn = h('button', { type: 'button', class: 'btn btn-primary btn-small', text: 'Accept estimate' });
   const revote = h('button', { type: 'button', class: 'btn btn-secondary btn-small', text: 'Re-vote' });
   const accepted = h('p', { class: 'poker-accepted' });
-  const decide = h('div', { class: 'button-row poker-decide' }, [h('label', { htmlFor: accept.id, text: 'Estimate' }), accept, acceptBtn, revote]);
+  const decide = h('div', { class: 'button-row poker-decide' }, [h('label', { htmlFor: accept.id, text: 'Size to accept' }), accept, acceptBtn, revote]);
   const outcome = h('div', { class: 'poker-outcome' }, [results, h('p', {}, [consensus, ' ', summary]), accepted, decide]);
   const history = h('ol', { class: 'poker-history' });
   const historyBox = h('details', { class: 'poker-history-box' }, [h('summary', { text: 'Earlier rounds' }), history]);

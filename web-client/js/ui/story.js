@@ -110,7 +110,8 @@ export function mountStory(parent, { actions, onDeleted }) {
   const empty = h('p', { class: 'empty', text: 'Select a story to see its details.' });
   const heading = h('h3', { class: 'visually-hidden', text: 'Story details' });
   const pokerBox = h('div', { class: 'poker-box' });
-  const el = h('div', { class: 'story card' }, [heading, empty, body, pokerBox, h('div', { class: 'criteria-box' }, [h('h4', { text: 'Acceptance criteria' }), criteria, addCriterion]), feedbackBox]);
+  // Estimation comes after the criteria: a team sizes a story once it knows when it is done.
+  const el = h('div', { class: 'story card' }, [heading, empty, body, h('div', { class: 'criteria-box' }, [h('h4', { text: 'Acceptance criteria' }), criteria, addCriterion]), pokerBox, feedbackBox]);
   parent.append(el);
   const poker = mountPoker(pokerBox, { actions });
 
