@@ -4,6 +4,8 @@
 //! vectors for the web client (`web-client/test/estimate.test.js`);
 //! `PLENARY_UPDATE_VECTORS=1 cargo test -p plenary-protocol --test estimate` rewrites them.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use plenary_protocol::estimate::{
@@ -310,13 +312,5 @@ fn vectors_match_the_file() {
         "candidates": candidates,
         "order": value_per_point_order(&candidates),
     });
-    let text = serde_json::to_string_pretty(&want).unwrap() + "\n";
-    if std::env::var_os("PLENARY_UPDATE_VECTORS").is_some() {
-        std::fs::write(FILE, &text).unwrap();
-    }
-    let have = std::fs::read_to_string(FILE).unwrap_or_default();
-    assert_eq!(
-        have, text,
-        "{FILE} is stale: rerun with PLENARY_UPDATE_VECTORS=1 after an intended change"
-    );
+    common::check_vectors(FILE, &want);
 }

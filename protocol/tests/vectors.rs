@@ -4,6 +4,8 @@
 //! this crate computes; `PLENARY_UPDATE_VECTORS=1 cargo test -p plenary-protocol --test vectors`
 //! rewrites it after an intended change.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use plenary_protocol::fractional::{between_with, client_suffix, place};
@@ -286,16 +288,5 @@ fn compute() -> Json {
 
 #[test]
 fn vectors_match_the_committed_file() {
-    let computed = compute();
-    let text = serde_json::to_string_pretty(&computed).unwrap() + "\n";
-    if std::env::var_os("PLENARY_UPDATE_VECTORS").is_some() {
-        std::fs::create_dir_all("tests/vectors").unwrap();
-        std::fs::write(FILE, &text).unwrap();
-    }
-    let committed = std::fs::read_to_string(FILE).expect("run with PLENARY_UPDATE_VECTORS=1 once");
-    let committed: Json = serde_json::from_str(&committed).unwrap();
-    assert_eq!(
-        committed, computed,
-        "{FILE} is stale: rerun with PLENARY_UPDATE_VECTORS=1 if the change is intended"
-    );
+    common::check_vectors(FILE, &compute());
 }
