@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::schema::MAX_BUDGET;
 use crate::value::Value;
 
 /// The cards of a Fibonacci round, in scale order: sizes, then "?" (no idea) and coffee (a break).
@@ -109,10 +110,25 @@ pub enum AllocationError {
     Repeated(String),
     #[error("at most {MAX_ALLOCATION_ITEMS} items per allocation")]
     TooMany,
+    #[error("{0}: at most {MAX_BUDGET} points per item")]
+    TooManyPoints(String),
 }
 
-/// Parses a value-scoring allocation, `item-1=40,item-2=60`: object ids and positive points.
-/// The empty string is an empty allocation. Pairs come back in the order written.
+impl AllocationError {
+    /// A stable name of the error's kind (for the vectors shared with the web client).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AllocationError::Malformed(_) => "malformed",
+            AllocationError::Repeated(_) => "repeated",
+            AllocationError::TooMany => "too_many",
+            AllocationError::TooManyPoints(_) => "too_many_points",
+        }
+    }
+}
+
+/// Parses a value-scoring allocation, `item-1=40,item-2=60`: object ids and points from 1 to
+/// [`MAX_BUDGET`] written as decimal digits (no sign, no spaces; leading zeros are fine). The
+/// empty string is an empty allocation. Pairs come back in the order written.
 pub fn parse_allocation(text: &str) -> Result<Vec<(String, i64)>, AllocationError> {
     let mut out: Vec<(String, i64)> = Vec::new();
     if text.is_empty() {
@@ -120,14 +136,19 @@ pub fn parse_allocation(text: &str) -> Result<Vec<(String, i64)>, AllocationErro
     }
     for pair in text.split(',') {
         let malformed = || AllocationError::Malformed(pair.to_owned());
-        let (id, points) = pair.split_once('=').ok_or_else(malformed)?;
-        let points: i64 = points
-            .parse()
-            .ok()
-            .filter(|p| *p > 0 && !points.starts_with('+'))
-            .ok_or_else(malformed)?;
-        if id.is_empty() {
+        let (id, digits) = pair.split_once('=').ok_or_else(malformed)?;
+        if id.is_empty() || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(malformed());
+        }
+        // All digits: a parse failure can only be an overflow, which is too many points too.
+        let points: i64 = digits
+            .parse()
+            .map_err(|_| AllocationError::TooManyPoints(id.to_owned()))?;
+        if points == 0 {
+            return Err(malformed());
+        }
+        if points > MAX_BUDGET {
+            return Err(AllocationError::TooManyPoints(id.to_owned()));
         }
         if out.iter().any(|(seen, _)| seen == id) {
             return Err(AllocationError::Repeated(id.to_owned()));

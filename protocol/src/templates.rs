@@ -16,6 +16,9 @@ use crate::workshop::Template;
 
 /// The client id the server stamps its own ops with.
 pub const SERVER_CLIENT: &str = "server";
+/// Op id prefixes of the server's own ops (template seeds, automatic reveals): a client op with
+/// one of them is refused, so a client can never take an id the server will need.
+pub const SERVER_OP_PREFIXES: &[&str] = &["seed.", "server-"];
 
 fn title_of(section: &str) -> &'static str {
     match section {

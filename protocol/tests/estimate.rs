@@ -144,7 +144,16 @@ fn allocations_stay_within_the_budget_and_name_live_items() {
         ErrorCode::NotFound,
         "only backlog items take points"
     );
-    for bad in ["s1", "s1=0", "s1=-5", "s1=+5", "=5", "s1=5,s1=5", "s1=5,"] {
+    for bad in [
+        "s1",
+        "s1=0",
+        "s1=-5",
+        "s1=+5",
+        "=5",
+        "s1=5,s1=5",
+        "s1=5,",
+        "s1=10001",
+    ] {
         assert_eq!(
             refused(&doc, 10, seal("v1", "points", s(bad))),
             ErrorCode::InvalidValue,
@@ -303,11 +312,37 @@ fn vectors_match_the_file() {
         })
         .collect();
     let allocations = ["a=10,b=5", "b=20", "c=1"];
+    let parse: Vec<Json> = [
+        "",
+        "a=1",
+        "b=2,a=98",
+        "a=007",
+        "a=10000",
+        "a=10001",
+        "a=99999999999999999999999",
+        "a=0",
+        "a= 5",
+        "a=+5",
+        "a=-5",
+        "a=1.5",
+        "=5",
+        "a",
+        "a=5,",
+        "a=5,a=6",
+        "a=5,,b=6",
+    ]
+    .iter()
+    .map(|text| match parse_allocation(text) {
+        Ok(pairs) => json!({ "text": text, "pairs": pairs }),
+        Err(e) => json!({ "text": text, "error": e.kind() }),
+    })
+    .collect();
     let totals = allocation_totals(&allocations.map(s));
     let candidates = candidates_case();
     let want = json!({
         "stats": cases,
         "allocations": allocations,
+        "parse": parse,
         "totals": totals,
         "candidates": candidates,
         "order": value_per_point_order(&candidates),

@@ -17,6 +17,14 @@ test('allocation totals and the value-per-point order match the Rust vectors', (
   assert.deepEqual(valuePerPointOrder(vectors.candidates), vectors.order);
 });
 
+test('allocations parse (or fail, with the same kind of error) like the Rust vectors', () => {
+  assert.ok(vectors.parse.length >= 15);
+  for (const { text, pairs, error } of vectors.parse) {
+    if (error === undefined) assert.deepEqual(parseAllocation(text), pairs, text);
+    else assert.throws(() => parseAllocation(text), (e) => e.kind === error, `${text}: ${error}`);
+  }
+});
+
 test('allocations parse like the server parses them', () => {
   assert.deepEqual(parseAllocation(''), []);
   assert.deepEqual(parseAllocation('b=2,a=98'), [['b', 2], ['a', 98]]);

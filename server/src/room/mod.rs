@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use plenary_protocol::templates::{self, Progress, SERVER_CLIENT};
+use plenary_protocol::templates::{self, Progress, SERVER_CLIENT, SERVER_OP_PREFIXES};
 use plenary_protocol::workshop::Template;
 use plenary_protocol::{
     validate, Doc, ErrorCode, Member, Op, OpKind, SealedEntry, ServerMsg, Value,
@@ -286,6 +286,9 @@ impl Room {
                     if self.seq > self.snapshot_seq {
                         self.snapshot().await;
                     }
+                    // A change of teams reaches the room only as a leave; a team change of a
+                    // member who stays (on stage), or a reveal the store refused, is caught here.
+                    self.auto_reveal().await;
                 }
                 _ = shutdown.cancelled() => break,
             }
@@ -403,11 +406,17 @@ impl Room {
             .collect()
     }
 
-    /// The reveal op the server sends for `object`, stamped after the document.
-    fn server_reveal(&self, object: String) -> Op {
-        let clock = self.doc.clock + 1;
+    /// The reveal op the server sends for `object`, the `nth` of a batch, stamped after the
+    /// document. The id names the object too: two nodes revealing different rounds at the same
+    /// clock must not take each other's op id (the second would be dropped as a duplicate).
+    fn server_reveal(&self, object: String, nth: u64) -> Op {
+        let clock = self.doc.clock + 1 + nth;
+        // FNV-1a: a short, stable fingerprint of the object id (ids may be 64 characters).
+        let print = object.bytes().fold(0x811c_9dc5u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
         Op {
-            id: format!("server-reveal-{clock}"),
+            id: format!("server-reveal-{clock}-{print:08x}"),
             stamp: plenary_protocol::Stamp::new(clock, SERVER_CLIENT),
             kind: OpKind::Reveal {
                 object,
@@ -424,8 +433,8 @@ impl Room {
         }
         self.batch_start = (self.doc.clock, self.seq);
         let mut committed = Vec::new();
-        for object in due {
-            let op = self.server_reveal(object);
+        for object in due.iter().cloned() {
+            let op = self.server_reveal(object, 0);
             if validate(&self.doc, &op).is_err() {
                 continue;
             }
@@ -440,6 +449,13 @@ impl Room {
             });
         }
         self.commit(&mut committed, &mut Vec::new()).await;
+        // The store refused the batch: try again after the next batch or snapshot tick.
+        self.reveal_check = due.iter().any(|o| {
+            self.doc
+                .objects
+                .get(o)
+                .is_some_and(|x| x.revealed.is_none())
+        });
     }
 
     /// Answers an op from a connection that is not (or no longer) a member, through the op's own
@@ -463,6 +479,15 @@ impl Room {
                 format!("join room {} before sending ops to it", self.id),
             );
         };
+        if SERVER_OP_PREFIXES.iter().any(|p| op.id.starts_with(p)) {
+            return Screened::Rejected(
+                ErrorCode::InvalidOp,
+                format!(
+                    "op ids starting with {} are the server's",
+                    SERVER_OP_PREFIXES.join(" or ")
+                ),
+            );
+        }
         if let Some((seq, by)) = self.op_ids.get(&op.id) {
             if *by == participant {
                 return Screened::Duplicate(*seq);

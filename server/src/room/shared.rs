@@ -123,6 +123,9 @@ impl Room {
                 _ = presence_timer.tick() => {
                     if self.sh().subscribed {
                         self.refresh_presence().await;
+                        // Every second, whatever happened: a team change without a leave, or a
+                        // reveal Redis refused, is caught here.
+                        self.reveal_check = true;
                         self.shared_auto_reveal().await;
                     }
                 }
@@ -378,8 +381,8 @@ impl Room {
             return;
         }
         let mut outgoing = Vec::new();
-        for object in self.due_reveals() {
-            let op = self.server_reveal(object);
+        for (nth, object) in self.due_reveals().into_iter().enumerate() {
+            let op = self.server_reveal(object, nth as u64);
             if validate(&self.doc, &op).is_ok() {
                 let sealed = sealed_action(&op, SERVER_CLIENT);
                 outgoing.push(Outgoing {

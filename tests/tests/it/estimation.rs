@@ -30,6 +30,31 @@ fn reveal(object: &str) -> OpKind {
     }
 }
 
+/// Adds the story `id` to the backlog through `by`.
+async fn add_story(by: &mut Client, room: &str, id: &str) -> anyhow::Result<()> {
+    let story = create(id, "backlog_item", "root", "a0", &[("title", text(id))]);
+    anyhow::ensure!(by.apply(room, story).await?.is_ok(), "story {id}");
+    Ok(())
+}
+
+/// Starts the round `id` on `scale` under `story` through `by`, at `pos` among its rounds.
+async fn add_round(
+    by: &mut Client,
+    room: &str,
+    (story, id, pos): (&str, &str, &str),
+    scale: &str,
+    auto: bool,
+) -> anyhow::Result<()> {
+    let mut fields = vec![("scale", text(scale))];
+    if auto {
+        fields.push(("auto_reveal", Value::Bool(true)));
+    }
+    let round = create(id, "estimation_round", story, pos, &fields);
+    let answer = by.apply(room, round).await?;
+    anyhow::ensure!(answer.is_ok(), "round {id}: {answer:?}");
+    Ok(())
+}
+
 /// Waits for the reveal of `object` and returns it (sender, values).
 async fn revealed(client: &mut Client, object: &str) -> anyhow::Result<Op> {
     client
@@ -69,26 +94,16 @@ async fn poker_rounds_reveal_themselves_keep_history_and_accept_an_estimate() ->
     for m in &mut members {
         m.join(&room).await?;
     }
-    let story = create(
-        "story",
-        "backlog_item",
-        "root",
-        "a0",
-        &[("title", text("Export"))],
-    );
-    assert!(members[0].apply(&room, story).await?.is_ok());
+    add_story(&mut members[0], &room, "story").await?;
     // The facilitator starts the round; it reveals itself when everyone present has voted.
-    let round = create(
-        "round-1",
-        "estimation_round",
-        "story",
-        "a0",
-        &[
-            ("scale", text("fibonacci")),
-            ("auto_reveal", Value::Bool(true)),
-        ],
-    );
-    assert!(fac.apply(&room, round).await?.is_ok());
+    add_round(
+        &mut fac,
+        &room,
+        ("story", "round-1", "a0"),
+        "fibonacci",
+        true,
+    )
+    .await?;
 
     // The facilitator runs the round but does not vote; a card off the scale is refused.
     assert_eq!(
@@ -155,17 +170,14 @@ async fn poker_rounds_reveal_themselves_keep_history_and_accept_an_estimate() ->
     let mut third = server.connect(&third_token).await?;
     third.join(&room).await?;
     members.push(third);
-    let round2 = create(
-        "round-2",
-        "estimation_round",
-        "story",
-        "a1",
-        &[
-            ("scale", text("fibonacci")),
-            ("auto_reveal", Value::Bool(true)),
-        ],
-    );
-    assert!(members[2].apply(&room, round2).await?.is_ok());
+    add_round(
+        &mut members[2],
+        &room,
+        ("story", "round-2", "a1"),
+        "fibonacci",
+        true,
+    )
+    .await?;
     for (i, m) in members.iter_mut().enumerate() {
         assert!(
             m.apply(&room, seal("round-2", "votes", "13"))
@@ -212,14 +224,14 @@ async fn poker_rounds_reveal_themselves_keep_history_and_accept_an_estimate() ->
 
     // A round by hand (no auto-reveal) waits for a reveal even when everyone voted; the
     // facilitator may reveal it.
-    let round3 = create(
-        "round-3",
-        "estimation_round",
-        "story",
-        "a2",
-        &[("scale", text("tshirt"))],
-    );
-    assert!(members[0].apply(&room, round3).await?.is_ok());
+    add_round(
+        &mut members[0],
+        &room,
+        ("story", "round-3", "a2"),
+        "tshirt",
+        false,
+    )
+    .await?;
     for m in members.iter_mut() {
         assert!(m.apply(&room, seal("round-3", "votes", "M")).await?.is_ok());
     }
@@ -278,22 +290,15 @@ async fn only_the_team_votes_and_reveals() -> anyhow::Result<()> {
     }
     other.join(&room).await?;
     obs.join(&room).await?;
-    let story = create(
-        "story",
-        "backlog_item",
-        "root",
-        "a0",
-        &[("title", text("Export"))],
-    );
-    assert!(members[0].apply(&room, story).await?.is_ok());
-    let round = create(
-        "round",
-        "estimation_round",
-        "story",
-        "a0",
-        &[("scale", text("fibonacci"))],
-    );
-    assert!(members[0].apply(&room, round).await?.is_ok());
+    add_story(&mut members[0], &room, "story").await?;
+    add_round(
+        &mut members[0],
+        &room,
+        ("story", "round", "a0"),
+        "fibonacci",
+        false,
+    )
+    .await?;
     assert!(members[0]
         .apply(&room, seal("round", "votes", "coffee"))
         .await?
@@ -424,25 +429,8 @@ async fn auto_reveal_across_two_nodes_happens_once() -> anyhow::Result<()> {
     for c in [&mut a, &mut b, &mut fac] {
         c.join(room).await?;
     }
-    let story = create(
-        "story",
-        "backlog_item",
-        "root",
-        "a0",
-        &[("title", text("Export"))],
-    );
-    assert!(a.apply(room, story).await?.is_ok());
-    let round = create(
-        "round",
-        "estimation_round",
-        "story",
-        "a0",
-        &[
-            ("scale", text("tshirt")),
-            ("auto_reveal", Value::Bool(true)),
-        ],
-    );
-    assert!(a.apply(room, round).await?.is_ok());
+    add_story(&mut a, room, "story").await?;
+    add_round(&mut a, room, ("story", "round", "a0"), "tshirt", true).await?;
     // Presence crosses nodes about once a second: let each node see the other's member.
     tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
     let (_, _, doc) = b.join(room).await?;
@@ -465,5 +453,86 @@ async fn auto_reveal_across_two_nodes_happens_once() -> anyhow::Result<()> {
     );
     let (_, _, doc) = fac.join(room).await?;
     assert!(doc.objects["round"].revealed.is_some());
+    Ok(())
+}
+
+/// Op ids of the server's own ops are refused from clients: a client that took one first
+/// would make the server's reveal (or a template seed) a duplicate, never applied.
+#[tokio::test]
+async fn clients_cannot_take_the_servers_op_ids() -> anyhow::Result<()> {
+    let server = TestServer::start().await;
+    let (_fac, mut members, room, _) = one_team(&server, 1).await?;
+    members[0].join(&room).await?;
+    for id in ["server-reveal-2-0badf00d", "seed.tpl.vision.vision"] {
+        let mut op = members[0].op(create("x", "backlog_item", "root", "a0", &[]));
+        op.id = id.into();
+        assert_eq!(
+            members[0].apply_op(&room, op).await?,
+            Err(ErrorCode::InvalidOp),
+            "{id}"
+        );
+    }
+    let (_, seq, doc) = members[0].join(&room).await?;
+    assert_eq!((seq, doc.objects.len()), (0, 0), "nothing was applied");
+    Ok(())
+}
+
+/// Two nodes, two auto-reveal rounds that become due at the same moment (the member who had
+/// not voted in either leaves): both are revealed, each once.
+#[tokio::test]
+async fn two_rounds_due_at_once_are_both_revealed() -> anyhow::Result<()> {
+    let redis = RedisServer::start().await?;
+    let (nodes, mut fac, tokens, _) = two_node_class(&redis, "tworounds").await?;
+    let room = "room-1";
+    let mut a = Client::connect(&nodes[0].ws_url(), &tokens[0]).await?;
+    let b = {
+        let mut b = Client::connect(&nodes[1].ws_url(), &tokens[1]).await?;
+        b.join(room).await?;
+        b
+    };
+    a.join(room).await?;
+    fac.join(room).await?;
+    add_story(&mut a, room, "story").await?;
+    add_round(&mut a, room, ("story", "r1", "a0"), "fibonacci", true).await?;
+    add_round(&mut a, room, ("story", "r2", "a1"), "tshirt", true).await?;
+    // Let node A see node B's member, then vote in both rounds through node A.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert!(a.apply(room, seal("r1", "votes", "8")).await?.is_ok());
+    assert!(a.apply(room, seal("r2", "votes", "L")).await?.is_ok());
+    let seen = frames_for(&mut fac, 300).await;
+    assert!(!seen.iter().any(|f| f.contains("\"reveal\"")), "{seen:?}");
+    // B leaves: both rounds are complete at once.
+    drop(b);
+    let mut revealed_ids = Vec::new();
+    for _ in 0..2 {
+        let op = fac
+            .recv_until(|msg| match msg {
+                ServerMsg::Op { op, .. } if matches!(op.kind, OpKind::Reveal { .. }) => {
+                    Some(op.clone())
+                }
+                _ => None,
+            })
+            .await?;
+        assert_eq!(op.stamp.client, "server");
+        revealed_ids.push((op.kind.object().to_owned(), op.id));
+    }
+    revealed_ids.sort();
+    assert_eq!(revealed_ids[0].0, "r1");
+    assert_eq!(revealed_ids[1].0, "r2");
+    assert_ne!(revealed_ids[0].1, revealed_ids[1].1, "two op ids");
+    let seen = frames_for(&mut fac, 1_500).await;
+    assert!(
+        !seen.iter().any(|f| f.contains("\"reveal\"")),
+        "no third reveal: {seen:?}"
+    );
+    let (_, _, doc) = fac.join(room).await?;
+    assert_eq!(
+        doc.objects["r1"].sealed["votes"][&a.participant].value,
+        Value::Text("8".into())
+    );
+    assert_eq!(
+        doc.objects["r2"].sealed["votes"][&a.participant].value,
+        Value::Text("L".into())
+    );
     Ok(())
 }

@@ -9,6 +9,8 @@ export const NOT_A_SIZE = ['?', 'coffee'];
 /** Points each member spreads in a value-scoring round unless it says otherwise. */
 export const DEFAULT_BUDGET = 100;
 export const MAX_ALLOCATION_ITEMS = 100;
+/** Most points one item may get in an allocation (schema.rs MAX_BUDGET). */
+export const MAX_BUDGET = 10_000;
 
 /** The cards of `scale` ('fibonacci', the default, or 'tshirt'). */
 export const scaleCards = (scale) => (scale === 'tshirt' ? TSHIRT : FIBONACCI);
@@ -61,18 +63,25 @@ const roundHalfAway = (x) => Math.sign(x) * Math.round(Math.abs(x));
  * throws an Error naming the problem (the server answers invalid_value for the same text).
  */
 export function parseAllocation(text) {
+  const fail = (kind, message) => {
+    const e = new Error(message);
+    e.kind = kind;
+    throw e;
+  };
   const out = [];
   if (text === '') return out;
   for (const pair of text.split(',')) {
     const eq = pair.indexOf('=');
     const id = eq < 0 ? '' : pair.slice(0, eq);
     const digits = eq < 0 ? '' : pair.slice(eq + 1);
-    if (id === '' || !/^[0-9]+$/.test(digits) || Number(digits) <= 0 || !Number.isSafeInteger(Number(digits))) {
-      throw new Error(`write an allocation as item=points pairs separated by commas, not "${pair}"`);
-    }
-    if (out.some(([seen]) => seen === id)) throw new Error(`${id} is named twice`);
-    if (out.length === MAX_ALLOCATION_ITEMS) throw new Error(`at most ${MAX_ALLOCATION_ITEMS} items per allocation`);
-    out.push([id, Number(digits)]);
+    const malformed = () => fail('malformed', `write an allocation as item=points pairs separated by commas, not "${pair}"`);
+    if (id === '' || !/^[0-9]+$/.test(digits)) malformed();
+    const points = Number(digits);
+    if (points === 0) malformed();
+    if (points > MAX_BUDGET) fail('too_many_points', `${id}: at most ${MAX_BUDGET} points per item`);
+    if (out.some(([seen]) => seen === id)) fail('repeated', `${id} is named twice`);
+    if (out.length === MAX_ALLOCATION_ITEMS) fail('too_many', `at most ${MAX_ALLOCATION_ITEMS} items per allocation`);
+    out.push([id, points]);
   }
   return out;
 }
@@ -99,7 +108,7 @@ export function allocationTotals(values) {
 /** The points an estimate stands for when ordering by value per point; null for "?". */
 export function points(estimate) {
   const shirts = { XS: 1, S: 2, M: 3, L: 5, XL: 8 };
-  if (estimate in shirts) return shirts[estimate];
+  if (Object.hasOwn(shirts, estimate)) return shirts[estimate];
   const n = Number(estimate);
   return /^[0-9]+$/.test(estimate ?? '') && n > 0 ? n : null;
 }

@@ -11,8 +11,7 @@ export const CARDS = ['1', '2', '3', '5', '8', '13', '21', '?', 'coffee', 'XS', 
 export const SCALES = ['fibonacci', 'tshirt'];
 /** Dots each member may spread over a room's Lean Coffee topics (schema.rs LEAN_COFFEE_DOTS). */
 export const LEAN_COFFEE_DOTS = 3;
-/** Fields fixed once a member has sealed an entry in the object (schema.rs FIXED_ONCE_SEALED). */
-export const FIXED_ONCE_SEALED = ['scale', 'budget'];
+/** Largest value-scoring budget (schema.rs MAX_BUDGET). */
 export const MAX_BUDGET = 10_000;
 
 export const VISION_SECTIONS = ['vision', 'target_group', 'needs', 'product', 'business_goals'];

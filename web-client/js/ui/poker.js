@@ -107,7 +107,8 @@ export function mountPoker(parent, { actions }) {
       if (round !== null && !round.obj.revealed) {
         const scaleName = val(round.obj, 'scale') || 'fibonacci';
         const mine = voter ? actions.ownSealed(round.id, 'votes') : undefined;
-        const cast = voted(round.obj);
+        // Only the team counts: a card of someone who has since left the team is not one of "N of M".
+        const cast = new Set([...voted(round.obj)].filter((id) => team.has(id)));
         const waiting = [...team.keys()].filter((id) => present.has(id) && !cast.has(id));
         setText(
           status,
@@ -120,7 +121,7 @@ export function mountPoker(parent, { actions }) {
           toggle(node, 'is-chosen', mine === c);
           node.disabled = !canEdit;
         });
-        const everyone = [...new Set([...team.keys(), ...cast])];
+        const everyone = [...team.keys()];
         reconcile(voters, everyone, (id) => id, () => h('li'), (node, id) => {
           const done = cast.has(id);
           const away = !present.has(id);

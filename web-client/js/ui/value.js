@@ -6,6 +6,7 @@
 import { h, reconcile, setText, show, toggle, uid } from './dom.js';
 import { appendPos, childrenOf, val } from './board-util.js';
 import { newKey } from '../lib/fractional.js';
+import { MAX_BUDGET } from '../lib/schema.js';
 import { DEFAULT_BUDGET, allocationTotals, formatAllocation, parseAllocation, points, valuePerPointOrder } from '../lib/estimate.js';
 
 /** The latest value round of the room, or null. */
@@ -22,7 +23,7 @@ function pointsRow() {
 }
 
 export function mountValue(parent, { actions }) {
-  const budgetInput = h('input', { type: 'number', min: 1, max: 10000, step: 1, value: String(DEFAULT_BUDGET), id: uid('budget') });
+  const budgetInput = h('input', { type: 'number', min: 1, max: MAX_BUDGET, step: 1, value: String(DEFAULT_BUDGET), id: uid('budget') });
   const start = h('button', { type: 'button', class: 'btn btn-primary', text: 'Start value scoring' });
   const starter = h('div', { class: 'value-start button-row' }, [h('label', { htmlFor: budgetInput.id, text: 'Points per member' }), budgetInput, start]);
   const intro = h('p', { class: 'hint', text: 'Each member spreads a budget of points over the stories. Nobody sees anyone else’s points until the reveal.' });
@@ -50,16 +51,20 @@ export function mountValue(parent, { actions }) {
   let props = null;
   let current = null;
   let items = [];
-  // The member's draft points per story while they are placing them (not sent until submit).
+  // The member's draft points per story while they are placing them (not sent until submit),
+  // the round it belongs to, whether it has edits not submitted, and the submitted points it
+  // was last filled from (they arrive after the snapshot on a reload, or from another tab).
   let draft = new Map();
   let draftRound = null;
+  let draftDirty = false;
+  let draftFrom;
 
   const draftText = () => formatAllocation(items.map((c) => [c.id, draft.get(c.id) ?? 0]));
   const spent = () => items.reduce((n, c) => n + (draft.get(c.id) ?? 0), 0);
 
   start.addEventListener('click', () => {
     const budget = Number.parseInt(budgetInput.value, 10);
-    if (!props || !Number.isInteger(budget) || budget < 1 || budget > 10000) {
+    if (!props || !Number.isInteger(budget) || budget < 1 || budget > MAX_BUDGET) {
       setText(error, 'The budget is a whole number from 1 to 10,000.');
       return;
     }
@@ -72,6 +77,7 @@ export function mountValue(parent, { actions }) {
     if (!input) return;
     const n = Number.parseInt(input.value, 10);
     draft.set(input.closest('li').dataset.key, Number.isInteger(n) && n > 0 ? n : 0);
+    draftDirty = true;
     renderLeft();
   });
   submit.addEventListener('click', () => {
@@ -82,7 +88,7 @@ export function mountValue(parent, { actions }) {
       return;
     }
     setText(error, '');
-    actions.seal(current.id, 'points', draftText());
+    if (actions.seal(current.id, 'points', draftText())) draftDirty = false;
   });
   withdraw.addEventListener('click', () => current && actions.seal(current.id, 'points', null));
   reveal.addEventListener('click', () => current && actions.reveal(current.id));
@@ -131,19 +137,29 @@ export function mountValue(parent, { actions }) {
         const entries = current.obj.sealed?.points ?? {};
         const totals = revealed ? allocationTotals(Object.values(entries).map((e) => e.value)) : {};
         const mine = voter && !revealed ? actions.ownSealed(current.id, 'points') : undefined;
-        // A new round, or one's own submitted points coming back (another tab, a reload): start the draft from them.
+        // A new round starts an empty draft; one's own submitted points (after a reload, or
+        // sent from another tab) refill it unless the member is in the middle of changing it.
         if (draftRound !== current.id) {
           draft = new Map();
           draftRound = current.id;
+          draftDirty = false;
+          draftFrom = undefined;
+        }
+        if (mine !== draftFrom && !draftDirty) {
+          draft = new Map();
           if (typeof mine === 'string') {
             try {
               for (const [id, p] of parseAllocation(mine)) draft.set(id, p);
             } catch {
-              // Not an allocation this page wrote: start empty.
+              // Not an allocation this page could read: start empty.
             }
           }
         }
-        const submitted = Object.entries(entries).filter(([, e]) => e.value === true || typeof e.value === 'string').map(([m]) => m);
+        draftFrom = mine;
+        // Only the team counts: an entry of someone who has since left the team is not one of "N of M".
+        const submitted = Object.entries(entries)
+          .filter(([m, e]) => team.has(m) && (e.value === true || typeof e.value === 'string'))
+          .map(([m]) => m);
         const waiting = [...team.keys()].filter((id) => present.has(id) && !submitted.includes(id));
         if (revealed) setText(status, `Revealed: ${submitted.length} member${submitted.length === 1 ? '' : 's'} placed ${budget} points each at most.`);
         else
