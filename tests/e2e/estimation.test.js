@@ -129,6 +129,13 @@ test('value scoring and a forecast with its histogram', async () => {
   await until(async () => (await board(eve).locator('.value-left').textContent()) === '0 of 100 points left to place', { message: 'points left' });
   await board(eve).getByRole('button', { name: 'Submit my points' }).click();
   await until(async () => (await board(finn).locator('.value-status').textContent()).includes('1 of 2 submitted'), { message: 'Finn sees Eve submitted' });
+  // After a reload Eve's own points come back into her inputs (and nobody else's anywhere).
+  await eve.reload();
+  await eve.locator('#connection[data-status="connected"]').waitFor();
+  await openTab(eve, 'Value');
+  await until(async () => (await board(eve).getByLabel('Reports', { exact: true }).inputValue()) === '60', { message: 'Eve’s points after a reload' });
+  assert.match(await board(eve).locator('.value-status').textContent(), /your points are in/);
+  assert.equal(await board(finn).getByLabel('Reports', { exact: true }).inputValue(), '', 'Finn sees no points of Eve');
   await place(finn, { Search: 70, Login: 50 });
   await until(async () => (await board(finn).locator('.value-left').textContent()).includes('20 points over'), { message: 'overspend shown' });
   await board(finn).getByLabel('Login', { exact: true }).fill('30');
