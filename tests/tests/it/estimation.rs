@@ -385,18 +385,37 @@ async fn value_allocations_never_overwrite_one_another() -> anyhow::Result<()> {
         .apply(&room, set("value", &[("budget", Value::Int(100))]))
         .await?
         .is_ok());
-    // All three allocate at the same moment: send first, then read the answers.
+    // Two allocate at the same moment (send first, then read): no point of either reaches the
+    // facilitator or the third member before the reveal.
     let allocations = ["s1=70,s2=30", "s2=100", "s1=10,s2=10,s3=80"];
-    let mut ids = Vec::new();
-    for (m, a) in members.iter_mut().zip(allocations) {
+    for (m, a) in members.iter_mut().zip(allocations).take(2) {
         let op = m.op(seal("value", "points", a));
-        ids.push(op.id.clone());
         m.send(&plenary_protocol::ClientMsg::Op {
             room: room.clone(),
             op,
         })
         .await?;
     }
+    let mut seen = frames_for(&mut fac, 500).await;
+    seen.extend(frames_for(&mut members[2], 300).await);
+    assert_eq!(
+        seen.iter()
+            .filter(|f| f.contains("\"action\":\"seal\""))
+            .count(),
+        4,
+        "both seals reached both watchers, valueless: {seen:?}"
+    );
+    for f in &seen {
+        assert!(
+            !f.contains("s1=70") && !f.contains("s2=100"),
+            "points leaked: {f}"
+        );
+    }
+    // The third allocation completes the round: the server reveals it.
+    assert!(members[2]
+        .apply(&room, seal("value", "points", allocations[2]))
+        .await?
+        .is_ok());
     let op = revealed(&mut fac, "value").await?;
     let points = match &op.kind {
         OpKind::Reveal { values, .. } => values["points"].clone(),
