@@ -159,8 +159,9 @@ pub async fn create_workshop(
         Json(Created {
             facilitator_token: token_for(&app, &workshop.id, &participant.id, Role::Facilitator),
             participant_id: participant.id,
-            join_link: format!("{base}/?join={join_code}"),
-            observer_link: format!("{base}/?join={observer_code}"),
+            // In the fragment: browsers never send it, so no server or proxy log holds a code.
+            join_link: format!("{base}/#join={join_code}"),
+            observer_link: format!("{base}/#join={observer_code}"),
             workshop_id: workshop.id.clone(),
             join_code,
             observer_code,

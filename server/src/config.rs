@@ -30,8 +30,14 @@ pub struct Config {
     pub secret: Option<String>,
 
     /// Public base URL used in join links (default: derived from the request's Host header).
+    /// Its origin may open WebSockets; an `https://` URL also turns on HSTS.
     #[arg(long, env = "PLENARY_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// More origins (`https://host[:port]`, comma-separated) whose pages may open a WebSocket.
+    /// With neither this nor a public URL, only pages of the host the request names may.
+    #[arg(long, env = "PLENARY_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
 
     /// Maximum number of simultaneous WebSocket connections; more get HTTP 503.
     #[arg(long, env = "PLENARY_MAX_CONNECTIONS", default_value_t = 20_000)]

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod outbox;
 pub mod room;
+pub mod security;
 pub mod server;
 pub mod shared;
 pub mod sqlite;

@@ -22,6 +22,12 @@ use crate::{api, web, ws};
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
 pub fn router(app: AppState) -> Router {
+    let hsts = app
+        .0
+        .config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
     Router::new()
         .route("/", get(web::index))
         .route("/healthz", get(api::healthz))
@@ -32,6 +38,10 @@ pub fn router(app: AppState) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/{*path}", get(web::asset))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            hsts,
+            crate::security::headers,
+        ))
         .with_state(app)
 }
 

@@ -37,6 +37,8 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     /// Multi-node mode: workshops, rooms and codes live in Redis.
     pub redis: Option<Arc<crate::shared::Redis>>,
+    /// Which web pages may open a WebSocket (the `Origin` check).
+    pub origins: crate::security::OriginPolicy,
 }
 
 /// Alphabet for join codes: no 0/O, 1/I/L, so codes survive being read aloud.
@@ -75,6 +77,7 @@ impl AppState {
         shutdown: CancellationToken,
     ) -> Self {
         AppState(Arc::new(Shared {
+            origins: crate::security::OriginPolicy::from_config(&config),
             connections: Arc::new(Semaphore::new(config.max_connections)),
             config,
             auth,

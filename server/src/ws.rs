@@ -41,7 +41,15 @@ const MAX_RESUME: usize = crate::workshop::MAX_ROOMS + 1;
 const MAX_FOCUS_CHARS: usize = 64;
 
 /// `GET /ws`
-pub async fn upgrade(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Err(why) = app.0.origins.check(&headers) {
+        tracing::warn!(%why, "WebSocket upgrade refused");
+        return (StatusCode::FORBIDDEN, why).into_response();
+    }
     let Ok(permit) = app.0.connections.clone().try_acquire_owned() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };

@@ -131,10 +131,14 @@ export async function createWorkshop(page, url, { title, name }) {
 
 /** Joins with an invite link and a display name. */
 export async function joinWith(page, link, name) {
+  // Invite links carry the code in the fragment, which no request sends to a server.
+  if (!new URL(link).hash.startsWith('#join=')) throw new Error(`an invite link without #join=: ${link}`);
   await page.goto(link);
   await page.locator('#join-h').locator('..').getByLabel('Your name').fill(name);
   await page.getByRole('button', { name: 'Join workshop' }).click();
   await connected(page);
+  // Once joined, the code leaves the address bar: a reload reconnects instead of joining again.
+  if (page.url().includes('join=')) throw new Error(`the join code is still in the address bar: ${page.url()}`);
 }
 
 /** Waits until the connection indicator says connected. */

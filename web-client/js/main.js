@@ -7,15 +7,18 @@ import { startWorkspace } from './workspace.js';
 
 const root = document.getElementById('app');
 
+/** The join code of an invite link: `/#join=CODE` (the fragment never reaches a server or a proxy log), or `/?join=CODE` from older links. */
 function joinCodeFromUrl() {
-  const code = new URLSearchParams(location.search).get('join');
+  const fromHash = /^#join=([A-Za-z0-9]{1,16})$/.exec(location.hash)?.[1];
+  const code = fromHash ?? new URLSearchParams(location.search).get('join');
   return code ? code.trim().slice(0, 16) : null;
 }
 
 function enter(session) {
   saveSession(session);
   // The join code has done its job; a reload should reconnect, not join again.
-  if (location.search) history.replaceState(null, '', `/${location.hash}`);
+  const hash = location.hash.startsWith('#join=') ? '' : location.hash;
+  if (location.search || hash !== location.hash) history.replaceState(null, '', `/${hash}`);
   startWorkspace(root, session, {
     onLeave: ({ forget }) => {
       clearSession({ forget });
@@ -69,6 +72,12 @@ function showLanding(joinCode) {
   });
   if (!joinCode) landing.showRecent(loadRecent());
 }
+
+// An invite link opened in a tab that already shows Plenary changes only the fragment: start over
+// with it, as a fresh page load would.
+window.addEventListener('hashchange', () => {
+  if (location.hash.startsWith('#join=')) location.reload();
+});
 
 const session = loadSession();
 const joinCode = joinCodeFromUrl();

@@ -1,6 +1,7 @@
 //! One integration-test binary with shared helpers (see `plenary_tests`).
 
 mod bad_input;
+mod browser;
 mod cluster;
 mod coedit;
 mod connections;

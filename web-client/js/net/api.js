@@ -47,4 +47,4 @@ export const joinWorkshop = (code, name) => request('/api/join', { method: 'POST
 export const workshopSummary = (workshopId, token) => request(`/api/workshops/${encodeURIComponent(workshopId)}`, { token });
 
 /** An invite link for a join code, on this server. */
-export const inviteLink = (code) => `${location.origin}/?join=${encodeURIComponent(code)}`;
+export const inviteLink = (code) => `${location.origin}/#join=${encodeURIComponent(code)}`;

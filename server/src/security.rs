@@ -1,0 +1,167 @@
+//! Browser-facing defences: which web pages may open a WebSocket to this server (the `Origin`
+//! check), and the security headers every response carries.
+//!
+//! Tokens travel in the hello message and `Authorization` headers, never in cookies, so another
+//! site cannot ride on a participant's session by itself; the origin check is the second lock: a
+//! page elsewhere that somehow holds a token (pasted, leaked) still cannot drive a socket from a
+//! participant's browser.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::config::Config;
+
+/// Which `Origin`s may open a WebSocket.
+#[derive(Debug, Clone)]
+pub struct OriginPolicy {
+    /// Allowed origins, normalized (`scheme://host[:port]`, lower case). Empty: same origin only.
+    allowed: Vec<String>,
+}
+
+/// `scheme://host[:port]` of a URL or origin, lower case, without a path or trailing slash.
+fn origin_of(url: &str) -> Option<String> {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if scheme.is_empty() || host.is_empty() {
+        return None;
+    }
+    Some(format!("{}://{}", scheme, host).to_ascii_lowercase())
+}
+
+impl OriginPolicy {
+    /// The public URL's origin plus every `--allowed-origins` entry.
+    pub fn from_config(config: &Config) -> OriginPolicy {
+        let allowed = config
+            .public_url
+            .iter()
+            .chain(config.allowed_origins.iter())
+            .filter_map(|u| origin_of(u))
+            .collect();
+        OriginPolicy { allowed }
+    }
+
+    /// Whether a WebSocket upgrade with these headers may proceed. No `Origin` (a client that is
+    /// not a browser: the load generator, a script) passes; a browser's must be allowed, or, when
+    /// nothing is configured, name the host the request was sent to (same origin).
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), String> {
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return Ok(());
+        };
+        let origin = origin.to_str().unwrap_or_default();
+        let refused = || Err(format!("origin {origin:?} may not open a WebSocket here"));
+        let Some(normalized) = origin_of(origin) else {
+            // "null" (a sandboxed frame, a file) or garbage.
+            return refused();
+        };
+        if !self.allowed.is_empty() {
+            return if self.allowed.contains(&normalized) {
+                Ok(())
+            } else {
+                refused()
+            };
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_ascii_lowercase);
+        let origin_host = normalized.split_once("://").map(|(_, h)| h);
+        match (host, origin_host) {
+            (Some(host), Some(origin_host)) if host == origin_host => Ok(()),
+            _ => refused(),
+        }
+    }
+}
+
+/// Headers every response gets unless it set its own: no sniffing, no referrer, no framing, no
+/// cross-origin embedding or opener, no powerful browser features; HSTS when the public URL is
+/// HTTPS. Responses that are not the web client (the API, errors) also get a CSP that allows
+/// nothing.
+pub async fn headers(State(hsts): State<bool>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    let defaults: [(HeaderName, &'static str); 7] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+        ),
+    ];
+    for (name, value) in defaults {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    if hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn same_origin_by_default() {
+        let p = OriginPolicy { allowed: vec![] };
+        assert!(p.check(&headers(None, "a.example:8080")).is_ok());
+        assert!(p
+            .check(&headers(Some("http://a.example:8080"), "a.example:8080"))
+            .is_ok());
+        assert!(p
+            .check(&headers(Some("https://A.Example:8080"), "a.example:8080"))
+            .is_ok());
+        assert!(p
+            .check(&headers(Some("http://evil.example"), "a.example:8080"))
+            .is_err());
+        assert!(p
+            .check(&headers(Some("http://a.example:9090"), "a.example:8080"))
+            .is_err());
+        assert!(p.check(&headers(Some("null"), "a.example:8080")).is_err());
+    }
+
+    #[test]
+    fn configured_origins_only() {
+        let p = OriginPolicy {
+            allowed: vec![origin_of("https://plenary.example/app/").unwrap()],
+        };
+        assert!(p
+            .check(&headers(Some("https://plenary.example"), "internal:8080"))
+            .is_ok());
+        assert!(p
+            .check(&headers(Some("http://plenary.example"), "plenary.example"))
+            .is_err());
+        assert!(p
+            .check(&headers(Some("http://internal:8080"), "internal:8080"))
+            .is_err());
+    }
+}
