@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of Plenary: formatting, lints, unit, property, integration,
-# multi-node (real redis-server), the web client's unit tests and the end-to-end tests in a real
-# browser (Debian's Chromium driven by playwright-core). Installs what a fresh Debian machine
-# lacks first (as root via apt-get and npm; otherwise it names what to install).
+# multi-node (real redis-server), a bounded run of every fuzz target (cargo-fuzz), the web
+# client's unit tests and the end-to-end tests in a real browser (Debian's Chromium driven by
+# playwright-core). Installs what a fresh Debian machine lacks first (as root via apt-get, npm and
+# cargo install; otherwise it names what to install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,9 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "==> cargo test"
 cargo test --workspace
+echo "==> fuzzing: every target for 20 s from its seeds (fuzz/README.md)"
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
+bash fuzz/smoke.sh 20
 echo "==> web client unit tests"
 node --test web-client/test/
 echo "==> end-to-end tests in Chromium"
