@@ -20,15 +20,35 @@ pub struct OriginPolicy {
     allowed: Vec<String>,
 }
 
-/// `scheme://host[:port]` of a URL or origin, lower case, without a path or trailing slash.
+/// `scheme://host[:port]` of a URL or origin, lower case, without a path, a trailing slash or
+/// the scheme's default port (`https://a:443` is `https://a`, as browsers write it).
 fn origin_of(url: &str) -> Option<String> {
-    let url = url.trim();
+    let url = url.trim().to_ascii_lowercase();
     let (scheme, rest) = url.split_once("://")?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match scheme {
+        "https" | "wss" => host.strip_suffix(":443").unwrap_or(host),
+        "http" | "ws" => host.strip_suffix(":80").unwrap_or(host),
+        _ => host,
+    };
     if scheme.is_empty() || host.is_empty() {
         return None;
     }
-    Some(format!("{}://{}", scheme, host).to_ascii_lowercase())
+    Some(format!("{scheme}://{host}"))
+}
+
+/// The `Host` header as an origin's host part: lower case, without the default port of
+/// `scheme`.
+fn host_of(host: &str, scheme: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    let default = if matches!(scheme, "https" | "wss") {
+        ":443"
+    } else {
+        ":80"
+    };
+    host.strip_suffix(default)
+        .map(str::to_owned)
+        .unwrap_or(host)
 }
 
 impl OriginPolicy {
@@ -63,13 +83,12 @@ impl OriginPolicy {
                 refused()
             };
         }
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_ascii_lowercase);
-        let origin_host = normalized.split_once("://").map(|(_, h)| h);
-        match (host, origin_host) {
-            (Some(host), Some(origin_host)) if host == origin_host => Ok(()),
+        let Some((scheme, origin_host)) = normalized.split_once("://") else {
+            return refused();
+        };
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        match host {
+            Some(host) if host_of(host, scheme) == origin_host => Ok(()),
             _ => refused(),
         }
     }
@@ -147,6 +166,13 @@ mod tests {
             .check(&headers(Some("http://a.example:9090"), "a.example:8080"))
             .is_err());
         assert!(p.check(&headers(Some("null"), "a.example:8080")).is_err());
+        // Default ports are implied on either side.
+        assert!(p
+            .check(&headers(Some("https://a.example"), "a.example:443"))
+            .is_ok());
+        assert!(p
+            .check(&headers(Some("http://a.example"), "a.example"))
+            .is_ok());
     }
 
     #[test]
@@ -163,5 +189,11 @@ mod tests {
         assert!(p
             .check(&headers(Some("http://internal:8080"), "internal:8080"))
             .is_err());
+        let explicit = OriginPolicy {
+            allowed: vec![origin_of("https://plenary.example:443").unwrap()],
+        };
+        assert!(explicit
+            .check(&headers(Some("https://plenary.example"), "x"))
+            .is_ok());
     }
 }
