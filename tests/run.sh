@@ -36,8 +36,10 @@ echo "==> npm ci (tests/e2e: playwright-core, no browser download)"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 echo "==> cargo test"
 cargo test --workspace
 echo "==> fuzzing: every target for 20 s from its seeds (fuzz/README.md)"

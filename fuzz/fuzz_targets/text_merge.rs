@@ -44,6 +44,25 @@ struct Replica {
     seen: Vec<usize>,
 }
 
+/// Records replica `r`'s own op `o` (applied locally already) for delivery to the others, with
+/// what it had seen from each member as its causal dependencies.
+fn publish(
+    rep: &mut Replica,
+    r: usize,
+    o: Op,
+    log: &mut Vec<Logged>,
+    by_author: &mut [Vec<usize>],
+) {
+    let deps = rep.seen.clone();
+    rep.seen[r] += 1;
+    by_author[r].push(log.len());
+    log.push(Logged {
+        op: o,
+        author: r,
+        deps,
+    });
+}
+
 fn op(id: String, clock: u64, client: &str, kind: OpKind) -> Op {
     Op {
         id,
@@ -147,14 +166,7 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
                     continue;
                 }
                 assert!(rep.doc.apply(&o), "a valid local text op changed nothing");
-                let deps = rep.seen.clone();
-                rep.seen[r] += 1;
-                by_author[r].push(log.len());
-                log.push(Logged {
-                    op: o,
-                    author: r,
-                    deps,
-                });
+                publish(rep, r, o, &mut log, &mut by_author);
             }
             Step::Vote { replica, dots } => {
                 let r = usize::from(replica) % n;
@@ -174,14 +186,7 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
                 );
                 validate(&rep.doc, &o).expect("a member's own dots within the budget are valid");
                 rep.doc.apply(&o);
-                let deps = rep.seen.clone();
-                rep.seen[r] += 1;
-                by_author[r].push(log.len());
-                log.push(Logged {
-                    op: o,
-                    author: r,
-                    deps,
-                });
+                publish(rep, r, o, &mut log, &mut by_author);
             }
             Step::Deliver { replica, pick } => {
                 let r = usize::from(replica) % n;
