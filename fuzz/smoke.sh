@@ -22,6 +22,10 @@ cargo "${toolchain[@]}" fuzz build -s none
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(cargo "${toolchain[@]}" fuzz list)
+  if [ ${#targets[@]} -eq 0 ]; then
+    echo "cargo fuzz list found no target" >&2
+    exit 1
+  fi
 fi
 for target in "${targets[@]}"; do
   work=$(mktemp -d)
@@ -32,7 +36,7 @@ for target in "${targets[@]}"; do
     echo "fuzz target $target failed: see fuzz/artifacts/$target/" >&2
     exit 1
   fi
-  runs=$(grep -E "^stat::number_of_executed_units" "$work.log" | awk '{print $2}')
+  runs=$(grep -E "^stat::number_of_executed_units" "$work.log" | awk '{print $2}' || true)
   echo "$target: ${runs:-?} inputs in ${secs} s, no failure"
   rm -rf "$work" "$work.log"
 done

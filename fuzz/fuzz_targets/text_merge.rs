@@ -211,6 +211,16 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
             replicas[r].seen[author] += 1;
         }
     }
+    for rep in &replicas {
+        for (author, ops) in by_author.iter().enumerate() {
+            assert_eq!(
+                rep.seen[author],
+                ops.len(),
+                "{} is missing ops of member {author}",
+                rep.name
+            );
+        }
+    }
     let first = replicas[0].doc.canonical_json();
     for rep in &replicas[1..] {
         assert_eq!(rep.doc.canonical_json(), first, "{} diverged", rep.name);

@@ -2,9 +2,10 @@
 //! check), and the security headers every response carries.
 //!
 //! Tokens travel in the hello message and `Authorization` headers, never in cookies, so another
-//! site cannot ride on a participant's session by itself; the origin check is the second lock: a
-//! page elsewhere that somehow holds a token (pasted, leaked) still cannot drive a socket from a
-//! participant's browser.
+//! site cannot ride on a participant's session by itself. The origin check keeps pages of other
+//! sites from opening sockets from a participant's browser at all (a script that holds a token
+//! can still connect without a browser, and is checked by its token). With a public URL it also
+//! stops DNS rebinding, which same-origin mode (comparing `Origin` with `Host`) cannot.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
@@ -52,6 +53,25 @@ fn host_of(host: &str, scheme: &str) -> String {
 }
 
 impl OriginPolicy {
+    /// Refuses a configuration whose origins do not parse, rather than falling back to
+    /// same-origin mode without a word: `--allowed-origins` entries must be `http(s)://host[:port]`.
+    pub fn check_config(config: &Config) -> Result<(), String> {
+        for entry in config
+            .public_url
+            .iter()
+            .chain(config.allowed_origins.iter())
+        {
+            let ok = origin_of(entry)
+                .is_some_and(|o| o.starts_with("http://") || o.starts_with("https://"));
+            if !ok {
+                return Err(format!(
+                    "{entry:?} is not an origin: write http://host[:port] or https://host[:port]"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The public URL's origin plus every `--allowed-origins` entry.
     pub fn from_config(config: &Config) -> OriginPolicy {
         let allowed = config
@@ -97,10 +117,14 @@ impl OriginPolicy {
 /// Headers every response gets unless it set its own: no sniffing, no referrer, no framing, no
 /// cross-origin embedding or opener, no powerful browser features; HSTS when the public URL is
 /// HTTPS. Responses that are not the web client (the API, errors) also get a CSP that allows
-/// nothing.
+/// nothing, and API answers (tokens, join codes) are never cached.
 pub async fn headers(State(hsts): State<bool>, request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
     let h = response.headers_mut();
+    if api && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     let defaults: [(HeaderName, &'static str); 7] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
@@ -173,6 +197,25 @@ mod tests {
         assert!(p
             .check(&headers(Some("http://a.example"), "a.example"))
             .is_ok());
+    }
+
+    #[test]
+    fn origins_that_do_not_parse_stop_the_server() {
+        let mut config = Config::for_tests("/nonexistent");
+        config.allowed_origins = vec!["https://ok.example:8443".into()];
+        assert!(OriginPolicy::check_config(&config).is_ok());
+        for bad in [
+            "plenary.example",
+            "wss://plenary.example",
+            "*.example",
+            "https://",
+        ] {
+            config.allowed_origins = vec![bad.into()];
+            assert!(OriginPolicy::check_config(&config).is_err(), "{bad}");
+        }
+        config.allowed_origins = vec![];
+        config.public_url = Some("plenary.example".into());
+        assert!(OriginPolicy::check_config(&config).is_err());
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub fn router(app: AppState) -> Router {
         .config
         .public_url
         .as_deref()
-        .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
+        .is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"));
     Router::new()
         .route("/", get(web::index))
         .route("/healthz", get(api::healthz))
@@ -75,6 +75,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    crate::security::OriginPolicy::check_config(&config).map_err(anyhow::Error::msg)?;
     let drain = Duration::from_millis(config.drain_timeout_ms);
     let app = match config.redis_url.clone() {
         None => {

@@ -194,6 +194,15 @@ async fn every_response_carries_the_security_headers() -> anyhow::Result<()> {
         statuses.push(res.status().as_u16());
     }
     assert_eq!(statuses, vec![200, 200, 404, 200, 200, 401, 415, 403]);
+    // API answers carry tokens and codes: never cached.
+    for i in [4, 5, 6] {
+        assert_eq!(
+            responses[i].1.headers()["cache-control"].to_str()?,
+            "no-store",
+            "{}",
+            responses[i].0
+        );
+    }
     // The page keeps its own, stricter policy for scripts; the API allows nothing at all.
     let page_csp = responses[0].1.headers()["content-security-policy"].to_str()?;
     assert!(page_csp.contains("script-src 'self'"), "{page_csp}");
