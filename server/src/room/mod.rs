@@ -373,6 +373,24 @@ impl Room {
     /// yet, and every member of the team who is present (connected to the room, on any node)
     /// has sealed an entry. Someone who left does not hold the round up.
     fn due_reveals(&self) -> Vec<String> {
+        // Open auto-reveal rounds first: most rooms have none, and then the check (which also
+        // runs on a timer) costs neither the workshop lock nor a member list.
+        let open: Vec<(&String, &plenary_protocol::Object)> = self
+            .doc
+            .objects
+            .iter()
+            .filter(|(id, o)| {
+                o.revealed.is_none()
+                    && !o.sealed.is_empty()
+                    && o.fields
+                        .get("auto_reveal")
+                        .is_some_and(|f| f.value == Value::Bool(true))
+                    && self.doc.is_visible(id)
+            })
+            .collect();
+        if open.is_empty() {
+            return Vec::new();
+        }
         let Some(workshop) = self.workshop.upgrade() else {
             return Vec::new();
         };
@@ -386,21 +404,13 @@ impl Room {
         if present.is_empty() {
             return Vec::new();
         }
-        self.doc
-            .objects
-            .iter()
-            .filter(|(id, o)| {
-                o.revealed.is_none()
-                    && o.fields
-                        .get("auto_reveal")
-                        .is_some_and(|f| f.value == Value::Bool(true))
-                    && !o.sealed.is_empty()
-                    && o.sealed.values().all(|entries| {
-                        present
-                            .iter()
-                            .all(|p| entries.get(p).is_some_and(|f| f.value == Value::Bool(true)))
-                    })
-                    && self.doc.is_visible(id)
+        open.into_iter()
+            .filter(|(_, o)| {
+                o.sealed.values().all(|entries| {
+                    present
+                        .iter()
+                        .all(|p| entries.get(p).is_some_and(|f| f.value == Value::Bool(true)))
+                })
             })
             .map(|(id, _)| id.clone())
             .collect()
