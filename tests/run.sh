@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs every check and test of Plenary: formatting, lints, unit, property, integration,
-# multi-node (real redis-server), a bounded run of every fuzz target (cargo-fuzz), the web
-# client's unit tests and the end-to-end tests in a real browser (Debian's Chromium driven by
-# playwright-core). Installs what a fresh Debian machine lacks first (as root via apt-get, npm and
-# cargo install; otherwise it names what to install).
+# Runs every check and test of Plenary: formatting, lints, dependency checks (cargo-deny), unit,
+# property, integration, multi-node (real redis-server), a bounded run of every fuzz target
+# (cargo-fuzz), the web client's unit tests and the end-to-end tests in a real browser
+# (Debian's Chromium driven by playwright-core). Installs what a fresh Debian machine lacks
+# first (as root via apt-get, npm, pip and cargo install; otherwise it names what to install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +41,8 @@ cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+echo "==> dependency checks (tests/deps.sh: cargo-deny with deny.toml, advisories, npm audit)"
+bash tests/deps.sh
 echo "==> cargo test"
 cargo test --workspace
 echo "==> fuzzing: every target for 20 s from its seeds (fuzz/README.md)"

@@ -28,10 +28,12 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::room::DEDUP_OP_IDS;
 use crate::store::{StoreError, StoredOp};
 
-/// How long a resent op id is recognized (seconds).
-pub const DEDUP_TTL_SECS: u64 = 3_600;
+/// How long a room's op ids stay in Redis after its last op: the default token lifetime, so a
+/// client that can still reconnect finds its pending ops recognized.
+pub const DEDUP_IDLE_SECS: u64 = 72 * 3_600;
 /// Presence entries of a node expire this long after its last refresh.
 pub const PRESENCE_TTL: Duration = Duration::from_secs(5);
 /// How often room actors refresh their presence entry and read the other nodes'.
@@ -46,22 +48,32 @@ const QUARANTINE: Duration = Duration::from_secs(5);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Orders ops in a room's log: per op, dedup by op id, INCR the seq, XADD the entry. KEYS: seq,
-/// log, the sealed-values hash, the set of revealed objects, then one dedup key per op; ARGV: the
-/// dedup TTL, then per op its JSON, its sender and its sealed action: empty,
+/// log, the sealed-values hash, the set of revealed objects, the op-id hash (`op id ->
+/// seq:sender`), the op-id queue (oldest first), then per op its legacy dedup key (read only);
+/// ARGV: how many op ids to keep, how long (seconds) to keep them after the room's last op,
+/// then per op its
+/// id, its JSON, its sender and its sealed action: empty,
 /// `p<US>object<US>name<US>member<US>value` (seal), `w<US>object<US>name<US>member` (withdraw)
 /// or `r<US>object` (reveal: the object's sealed values move from the hash into the entry, in one
 /// step with its ordering). A seal, withdraw or reveal of an object revealed already is refused
 /// (`x:revealed`, nothing written): a node may validate against a replica that has not read the
-/// reveal yet.
+/// reveal yet. The op ids beyond the newest `ARGV[1]` are forgotten, oldest first, in the same
+/// step: a busy room's dedup memory is bounded by a count, as on one node, and a room without
+/// ops for `ARGV[2]` seconds forgets them all.
+///
+/// Before the count, each op id had a key of its own (`{room}:op:<id>`, expiring after an hour);
+/// the script still reads it, so that an op resent across the upgrade is not applied twice. That
+/// read can go once no node older than this one has ordered an op for an hour. The other way
+/// does not hold: an older node does not read the hash, so upgrade by stopping the older nodes
+/// before the new ones order ops, not one node at a time.
 const APPEND: &str = r#"
 local out = {}
 local us = string.char(31)
-for i = 5, #KEYS do
-  local n = i - 4
-  local op, p, act = ARGV[3 * n - 1], ARGV[3 * n], ARGV[3 * n + 1]
+for n = 1, (#ARGV - 2) / 4 do
+  local id, op, p, act = ARGV[4 * n - 1], ARGV[4 * n], ARGV[4 * n + 1], ARGV[4 * n + 2]
   local kind = string.sub(act, 1, 1)
   local object = string.match(string.sub(act, 3), '^([^' .. us .. ']*)')
-  local existing = redis.call('GET', KEYS[i])
+  local existing = redis.call('HGET', KEYS[5], id) or redis.call('GET', KEYS[6 + n])
   if existing then
     out[n] = 'd:' .. existing
   elseif kind ~= '' and redis.call('SISMEMBER', KEYS[4], object) == 1 then
@@ -93,10 +105,19 @@ for i = 5, #KEYS do
     else
       redis.call('XADD', KEYS[2], seq .. '-1', 'op', op, 'p', p)
     end
-    redis.call('SET', KEYS[i], seq .. ':' .. p, 'EX', ARGV[1])
+    redis.call('HSET', KEYS[5], id, seq .. ':' .. p)
+    redis.call('RPUSH', KEYS[6], id)
     out[n] = 'n:' .. seq
   end
 end
+local excess = redis.call('LLEN', KEYS[6]) - tonumber(ARGV[1])
+while excess > 0 do
+  local old = redis.call('LPOP', KEYS[6], math.min(excess, 1000))
+  redis.call('HDEL', KEYS[5], unpack(old))
+  excess = excess - #old
+end
+redis.call('EXPIRE', KEYS[5], ARGV[2])
+redis.call('EXPIRE', KEYS[6], ARGV[2])
 return out
 "#;
 
@@ -141,6 +162,10 @@ pub struct RoomKeys {
     sealed: String,
     /// The ids of the room's objects that were revealed (a set).
     revealed: String,
+    /// The room's remembered op ids (a hash: op id -> `seq:sender`), for deduplication.
+    op_ids: String,
+    /// The same op ids, oldest first (a list), so that the oldest beyond the bound are dropped.
+    op_order: String,
     tag: String,
 }
 
@@ -155,11 +180,14 @@ impl RoomKeys {
             pres_nodes: format!("{tag}:presnodes"),
             sealed: format!("{tag}:sealed"),
             revealed: format!("{tag}:revealed"),
+            op_ids: format!("{tag}:ops"),
+            op_order: format!("{tag}:opq"),
             tag,
         }
     }
 
-    fn dedup(&self, op_id: &str) -> String {
+    /// Where nodes before the bounded dedup kept an op id (see [`APPEND`]).
+    fn legacy_dedup(&self, op_id: &str) -> String {
         format!("{}:op:{op_id}", self.tag)
     }
 
@@ -340,10 +368,14 @@ impl Redis {
             .key(&keys.log)
             .key(&keys.sealed)
             .key(&keys.revealed)
-            .arg(DEDUP_TTL_SECS);
+            .key(&keys.op_ids)
+            .key(&keys.op_order)
+            .arg(DEDUP_OP_IDS)
+            .arg(DEDUP_IDLE_SECS);
         for (op, participant, action) in ops {
-            invocation.key(keys.dedup(&op.id));
+            invocation.key(keys.legacy_dedup(&op.id));
             invocation
+                .arg(&op.id)
                 .arg(serde_json::to_string(op).map_err(|e| StoreError(e.to_string()))?)
                 .arg(participant)
                 .arg(action);

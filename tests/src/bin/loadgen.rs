@@ -4,7 +4,9 @@
 //! Modes: `workshop` (a fixed rate for a duration), `stepup` (double the rate every step until
 //! p99 > 50 ms or any loss, then bisect `--refine` times between the last good and the first
 //! bad rate; the fastest good step is reported), `idle` (open `--connections`
-//! idle connections and report server RSS per connection).
+//! idle connections and report server RSS per connection), `soak` (the rate without pause for
+//! the duration, one report per `--window` seconds as it is counted, then the totals; exits
+//! non-zero if anything was lost, duplicated or refused).
 
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ enum Mode {
     Workshop,
     Stepup,
     Idle,
+    Soak,
 }
 
 #[derive(Parser)]
@@ -47,10 +50,13 @@ struct Args {
     /// Idle connections to open in idle mode.
     #[arg(long, default_value_t = 10_000)]
     connections: usize,
+    /// Seconds per counted window in soak mode (the duration is rounded up to whole windows).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    window: u64,
     /// PID of the server, to report its CPU and memory.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Print one JSON object instead of text.
+    /// Print one JSON object (one per line in soak mode) instead of text.
     #[arg(long)]
     json: bool,
 }
@@ -70,6 +76,32 @@ async fn main() -> anyhow::Result<()> {
     let report = match args.mode {
         Mode::Workshop => load::workshop(config).await?,
         Mode::Idle => load::idle(config, args.connections).await?,
+        Mode::Soak => {
+            let json = args.json;
+            let total = load::soak(config, Duration::from_secs(args.window), |r| {
+                if json {
+                    println!("{}", serde_json::to_string(r).expect("report serializes"));
+                } else {
+                    r.print_text();
+                }
+            })
+            .await?;
+            if total.lost + total.duplicates + total.errors > 0 {
+                if json {
+                    println!("{}", serde_json::to_string(&total)?);
+                } else {
+                    println!("== result");
+                    total.print_text();
+                }
+                anyhow::bail!(
+                    "soak: {} lost, {} duplicates, {} errors",
+                    total.lost,
+                    total.duplicates,
+                    total.errors
+                );
+            }
+            total
+        }
         Mode::Stepup => {
             let steps = load::stepup(config, args.steps, args.refine).await?;
             if !args.json {

@@ -48,8 +48,10 @@ pub struct LoadConfig {
     pub server_pid: Option<u32>,
 }
 
-/// Everything one attendee's tasks measure in the current phase.
+/// Everything one attendee's tasks measure in one phase.
 struct Tally {
+    /// The phase this tally counts; ops of any other phase are not recorded in it.
+    phase: u32,
     peer: Histogram<u64>,
     ack: Histogram<u64>,
     sent: u64,
@@ -59,8 +61,9 @@ struct Tally {
 }
 
 impl Tally {
-    fn new() -> Self {
+    fn new(phase: u32) -> Self {
         Tally {
+            phase,
             peer: histogram(),
             ack: histogram(),
             sent: 0,
@@ -71,9 +74,20 @@ impl Tally {
     }
 }
 
-/// One simulated attendee: its index, room peers count and shared tally.
+/// The load generator's and the server's CPU and memory at one instant.
+type Samples = (Option<ProcSample>, Option<ProcSample>);
+
+/// Two tallies, for phases of either parity: while one phase runs, the ops of the phase before
+/// it still arrive (and are counted in their own) until it is collected.
+type Tallies = [Tally; 2];
+
+fn slot(phase: u32) -> usize {
+    (phase % 2) as usize
+}
+
+/// One simulated attendee: its index, room peers count and shared tallies.
 struct Attendee {
-    tally: Arc<Mutex<Tally>>,
+    tally: Arc<Mutex<Tallies>>,
     /// Members of the room other than this one, who should receive each of its ops.
     peers: u64,
 }
@@ -270,7 +284,7 @@ impl Load {
             + Unpin
             + 'static,
     {
-        let tally = Arc::new(Mutex::new(Tally::new()));
+        let tally = Arc::new(Mutex::new([Tally::new(0), Tally::new(1)]));
         self.attendees.push(Attendee {
             tally: tally.clone(),
             peers: self.config.per_room as u64 - 1,
@@ -289,11 +303,14 @@ impl Load {
                 };
                 let now = recv_control.start.elapsed().as_micros() as u64;
                 let phase = recv_control.phase.load(Ordering::Relaxed);
-                let mut t = recv_tally.lock().expect("tally lock");
+                let mut tallies = recv_tally.lock().expect("tally lock");
                 if text.contains("\"type\":\"reject\"") || text.contains("\"type\":\"error\"") {
-                    t.errors += 1;
+                    tallies[slot(phase)].errors += 1;
                 } else if let Some((sender, p, n, sent)) = parse_id(&text, "\"id\":\"L") {
-                    if p != phase {
+                    // Only the phase a tally was reset for counts in it: a straggler of an
+                    // older phase is dropped, and missing from its own phase's count.
+                    let t = &mut tallies[slot(p)];
+                    if t.phase != p {
                         continue;
                     }
                     if sender == me && relay {
@@ -305,14 +322,16 @@ impl Load {
                         t.receipts.duplicates += 1;
                     }
                 } else if let Some((_, p, _, sent)) = parse_id(&text, "\"op_id\":\"L") {
-                    if p == phase {
+                    let t = &mut tallies[slot(p)];
+                    if t.phase == p {
                         t.acked += 1;
                         let _ = t.ack.record(now.saturating_sub(sent).max(1));
                     }
                 }
             }
             if !recv_control.stop.is_cancelled() {
-                recv_tally.lock().expect("tally lock").errors += 1;
+                let phase = recv_control.phase.load(Ordering::Relaxed);
+                recv_tally.lock().expect("tally lock")[slot(phase)].errors += 1;
             }
         }));
         // Sender: one op per tick while a phase is sending.
@@ -351,22 +370,35 @@ impl Load {
                     op,
                 })
                 .expect("op serializes");
-                tally.lock().expect("tally lock").sent += 1;
+                {
+                    let mut tallies = tally.lock().expect("tally lock");
+                    let t = &mut tallies[slot(phase)];
+                    if t.phase == phase {
+                        t.sent += 1;
+                    }
+                }
                 if sink.send(Message::text(frame)).await.is_err() {
-                    tally.lock().expect("tally lock").errors += 1;
+                    tally.lock().expect("tally lock")[slot(phase)].errors += 1;
                     return;
                 }
             }
         }));
     }
 
+    /// Starts the next phase: resets its tallies, then tells senders and receivers.
+    fn begin_phase(&self) -> u32 {
+        let phase = self.control.phase.load(Ordering::SeqCst) + 1;
+        for a in &self.attendees {
+            a.tally.lock().expect("tally lock")[slot(phase)] = Tally::new(phase);
+        }
+        self.control.phase.store(phase, Ordering::SeqCst);
+        phase
+    }
+
     /// Runs one phase at `rate` ops/s per attendee for the configured duration.
     pub async fn phase(&mut self, mode: &str, rate: f64) -> Report {
         // Receivers count only ops of the current phase (the phase is part of every op id).
-        self.control.phase.fetch_add(1, Ordering::SeqCst);
-        for a in &self.attendees {
-            *a.tally.lock().expect("tally lock") = Tally::new();
-        }
+        let phase = self.begin_phase();
         self.control
             .rate_bits
             .store(rate.to_bits(), Ordering::Relaxed);
@@ -381,6 +413,28 @@ impl Load {
         let me_after = ProcSample::read(std::process::id());
         // Let the last ops arrive, then count.
         tokio::time::sleep(DRAIN).await;
+        let mut totals = (histogram(), histogram());
+        let mut report = self.collect(mode, phase, rate, elapsed, &mut totals);
+        if let (Some(b), Some(a)) = (before, after) {
+            report.server_cpu_pct = Some(b.cpu_pct(&a));
+            report.server_rss_mib = Some(a.peak_rss_kib as f64 / 1024.0);
+        }
+        if let (Some(b), Some(a)) = (me_before, me_after) {
+            report.loadgen_cpu_pct = Some(b.cpu_pct(&a));
+        }
+        report
+    }
+
+    /// Counts what every attendee saw of `phase` (sent over `elapsed`); adds its op-to-peer
+    /// latencies to `totals.0` and its ack latencies to `totals.1`.
+    fn collect(
+        &self,
+        mode: &str,
+        phase: u32,
+        rate: f64,
+        elapsed: Duration,
+        totals: &mut (Histogram<u64>, Histogram<u64>),
+    ) -> Report {
         let mut peer = histogram();
         let mut ack = histogram();
         let mut report = Report {
@@ -393,7 +447,13 @@ impl Load {
             ..Report::default()
         };
         for a in &self.attendees {
-            let t = a.tally.lock().expect("tally lock");
+            let tallies = a.tally.lock().expect("tally lock");
+            let t = &tallies[slot(phase)];
+            if t.phase != phase {
+                // Never reset for this phase: nothing of it was counted.
+                report.errors += 1;
+                continue;
+            }
             peer.add(&t.peer).expect("same histogram bounds");
             ack.add(&t.ack).expect("same histogram bounds");
             report.sent += t.sent;
@@ -403,6 +463,8 @@ impl Load {
             report.duplicates += t.receipts.duplicates;
             report.errors += t.errors;
         }
+        totals.0.add(&peer).expect("same histogram bounds");
+        totals.1.add(&ack).expect("same histogram bounds");
         let lat = Latency::of(&peer);
         (report.p50_ms, report.p95_ms, report.p99_ms, report.max_ms) =
             (lat.p50_ms, lat.p95_ms, lat.p99_ms, lat.max_ms);
@@ -410,14 +472,88 @@ impl Load {
         report.lost = report.expected.saturating_sub(report.delivered);
         report.errors += report.sent.saturating_sub(report.acked);
         report.deliveries_per_s = report.delivered as f64 / elapsed.as_secs_f64();
-        if let (Some(b), Some(a)) = (before, after) {
-            report.server_cpu_pct = Some(b.cpu_pct(&a));
-            report.server_rss_mib = Some(a.peak_rss_kib as f64 / 1024.0);
-        }
-        if let (Some(b), Some(a)) = (me_before, me_after) {
-            report.loadgen_cpu_pct = Some(b.cpu_pct(&a));
-        }
         report
+    }
+
+    /// Sends without pause for the configured duration (rounded up to whole windows), counting
+    /// in windows of `window`: every window is a phase of its own, collected [`DRAIN`] after the
+    /// next one began, and reported to `each` as it is collected, with the server's CPU over the
+    /// window and its RSS at the window's end. Returns the whole run's totals.
+    pub async fn soak(&mut self, window: Duration, mut each: impl FnMut(&Report)) -> Report {
+        assert!(!window.is_zero(), "a soak window must be longer than zero");
+        let rate = self.config.rate;
+        let windows = (self.config.duration.as_secs_f64() / window.as_secs_f64())
+            .ceil()
+            .max(1.0) as u32;
+        let run_started = Instant::now();
+        let mut totals = (histogram(), histogram());
+        let mut total = Report::default();
+        let add = |total: &mut Report, r: &Report| {
+            total.sent += r.sent;
+            total.acked += r.acked;
+            total.expected += r.expected;
+            total.delivered += r.delivered;
+            total.lost += r.lost;
+            total.duplicates += r.duplicates;
+            total.errors += r.errors;
+        };
+        let server = self.config.server_pid;
+        let sample = move || {
+            (
+                ProcSample::read(std::process::id()),
+                server.and_then(ProcSample::read),
+            )
+        };
+        let finish = |r: &mut Report, before: Samples, after: Samples, at: Duration| {
+            r.loadgen_cpu_pct = before.0.zip(after.0).map(|(b, a)| b.cpu_pct(&a));
+            r.server_cpu_pct = before.1.zip(after.1).map(|(b, a)| b.cpu_pct(&a));
+            r.server_rss_mib = after.1.map(|a| a.rss_kib as f64 / 1024.0);
+            r.at_s = Some(at.as_secs_f64());
+        };
+        let mut previous: Option<(u32, Duration, Samples)> = None;
+        self.control
+            .rate_bits
+            .store(rate.to_bits(), Ordering::Relaxed);
+        for _ in 0..windows {
+            let phase = self.begin_phase();
+            self.control.sending.store(true, Ordering::SeqCst);
+            let started = Instant::now();
+            let now = sample();
+            // When the window ended: from the load generator's start, like the samples of
+            // tests/bench/soak.sh.
+            let at = self.control.start.elapsed();
+            if let Some((phase, elapsed, before)) = previous.take() {
+                tokio::time::sleep(DRAIN).await;
+                let mut r = self.collect("soak", phase, rate, elapsed, &mut totals);
+                finish(&mut r, before, now, at);
+                add(&mut total, &r);
+                each(&r);
+            }
+            tokio::time::sleep(window.saturating_sub(started.elapsed())).await;
+            previous = Some((phase, started.elapsed(), now));
+        }
+        self.control.sending.store(false, Ordering::SeqCst);
+        if let Some((phase, elapsed, before)) = previous {
+            let now = sample();
+            let at = self.control.start.elapsed();
+            tokio::time::sleep(DRAIN).await;
+            let mut r = self.collect("soak", phase, rate, elapsed, &mut totals);
+            finish(&mut r, before, now, at);
+            add(&mut total, &r);
+            each(&r);
+        }
+        let lat = Latency::of(&totals.0);
+        total.ack = Latency::of(&totals.1);
+        (total.p50_ms, total.p95_ms, total.p99_ms, total.max_ms) =
+            (lat.p50_ms, lat.p95_ms, lat.p99_ms, lat.max_ms);
+        total.mode = "soak-total".into();
+        total.target = format!("{:?}", self.config.target).to_lowercase();
+        total.rooms = self.config.rooms;
+        total.per_room = self.config.per_room;
+        total.rate = rate;
+        total.duration_s = run_started.elapsed().as_secs_f64();
+        total.deliveries_per_s = total.delivered as f64 / total.duration_s;
+        total
     }
 
     /// Stops every task.
@@ -447,6 +583,19 @@ pub async fn workshop(config: LoadConfig) -> anyhow::Result<Report> {
     let report = load.phase("workshop", rate).await;
     load.close().await;
     Ok(report)
+}
+
+/// `soak` mode: the configured rate without pause for the configured duration, one report per
+/// `window` (printed by `each`), then the totals.
+pub async fn soak(
+    config: LoadConfig,
+    window: Duration,
+    each: impl FnMut(&Report),
+) -> anyhow::Result<Report> {
+    let mut load = Load::connect(config).await?;
+    let total = load.soak(window, each).await;
+    load.close().await;
+    Ok(total)
 }
 
 /// Whether a step passed: p99 at most 50 ms and nothing lost, duplicated or refused.

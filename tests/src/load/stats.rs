@@ -116,9 +116,13 @@ pub struct Report {
     pub duplicates: u64,
     pub errors: u64,
     pub server_cpu_pct: Option<f64>,
+    /// The server's peak RSS by the end of the phase (in soak mode: its RSS at the window's end).
     pub server_rss_mib: Option<f64>,
     /// The load generator's own CPU over the phase: it shares the machine with the server.
     pub loadgen_cpu_pct: Option<f64>,
+    /// Soak mode: seconds from the start of the run to when this window was counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_s: Option<f64>,
     /// Idle mode: connections opened and server RSS per connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connections: Option<usize>,

@@ -524,3 +524,112 @@ async fn a_broken_room_stream_does_not_stall_the_others() -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+/// The ordering script's dedup memory is a count per room, not a time: after more than
+/// `DEDUP_OP_IDS` ops the oldest ids are forgotten (a resend of one is ordered anew), the newest
+/// are still answered as duplicates with their seq and sender, and Redis holds exactly
+/// `DEDUP_OP_IDS` ids for the room however long the room is busy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_dedup_memory_is_bounded_per_room() -> anyhow::Result<()> {
+    use plenary_server::room::DEDUP_OP_IDS;
+    use plenary_server::shared::{Appended, Redis, RoomKeys, DEDUP_IDLE_SECS};
+
+    let redis = RedisServer::start().await?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let node = Redis::connect(&redis.url(), "t".into(), shutdown.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.0))?;
+    let keys = RoomKeys::new("w-dedup", "room-1");
+    let op = |n: usize| plenary_protocol::Op {
+        id: format!("op-{n}"),
+        stamp: plenary_protocol::Stamp::new(n as u64 + 1, format!("p-{}", n % 3)),
+        kind: set("note", &[("text", Value::Text(format!("v{n}")))]),
+    };
+    let total = DEDUP_OP_IDS + 25;
+    let mut next = 0;
+    while next < total {
+        let batch: Vec<_> = (next..(next + 500).min(total))
+            .map(|n| (op(n), format!("p-{}", n % 3), String::new()))
+            .collect();
+        let answers = node
+            .append(&keys, &batch)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.0))?;
+        for (i, a) in answers.iter().enumerate() {
+            assert_eq!(*a, Appended::New((next + i + 1) as u64), "op {}", next + i);
+        }
+        next += batch.len();
+    }
+    let count =
+        |args: &[&str]| -> anyhow::Result<usize> { Ok(redis_cli(&redis, args)?.trim().parse()?) };
+    let ops_key = "{w-dedup:room-1}:ops";
+    let order_key = "{w-dedup:room-1}:opq";
+    assert_eq!(count(&["HLEN", ops_key])?, DEDUP_OP_IDS);
+    assert_eq!(count(&["LLEN", order_key])?, DEDUP_OP_IDS);
+    // A room without ops forgets them after a while (the bound holds for busy rooms; this one
+    // for rooms that fall idle).
+    for key in [ops_key, order_key] {
+        let ttl = count(&["TTL", key])? as u64;
+        assert!(
+            ttl > DEDUP_IDLE_SECS - 60 && ttl <= DEDUP_IDLE_SECS,
+            "{key} ttl {ttl}"
+        );
+    }
+    // The 25 oldest are forgotten (ordered anew); the 26th and the newest are duplicates, with
+    // the seq and sender they were ordered with. One batch, so the script trims once for both.
+    let resend = vec![
+        (op(0), "p-0".to_owned(), String::new()),
+        (op(25), "p-1".to_owned(), String::new()),
+        (op(total - 1), "p-0".to_owned(), String::new()),
+    ];
+    let answers = node
+        .append(&keys, &resend)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.0))?;
+    assert_eq!(
+        answers,
+        vec![
+            Appended::New(total as u64 + 1),
+            Appended::Duplicate(26, "p-1".into()),
+            Appended::Duplicate(total as u64, format!("p-{}", (total - 1) % 3)),
+        ]
+    );
+    // The re-ordered op is remembered again, as the newest; the bound still holds.
+    assert_eq!(count(&["HLEN", ops_key])?, DEDUP_OP_IDS);
+    assert_eq!(count(&["LLEN", order_key])?, DEDUP_OP_IDS);
+    assert_eq!(
+        redis_cli(&redis, &["LINDEX", order_key, "-1"])?.trim(),
+        "op-0"
+    );
+    // An op id ordered by a node before the bounded dedup (a key of its own, with a TTL) is
+    // still recognized after the upgrade.
+    redis_cli(
+        &redis,
+        &["SET", "{w-dedup:room-1}:op:old-op", "7:p-old", "EX", "3600"],
+    )?;
+    let old = plenary_protocol::Op {
+        id: "old-op".into(),
+        ..op(1)
+    };
+    let answers = node
+        .append(&keys, &[(old, "p-old".to_owned(), String::new())])
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.0))?;
+    assert_eq!(answers, vec![Appended::Duplicate(7, "p-old".into())]);
+    redis_cli(&redis, &["DEL", "{w-dedup:room-1}:op:old-op"])?;
+    // No per-op key is left behind: the room's keys are its fixed set.
+    let keys_now = redis_cli(&redis, &["KEYS", "{w-dedup:room-1}:*"])?;
+    let mut names: Vec<&str> = keys_now.lines().collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        vec![
+            "{w-dedup:room-1}:log",
+            "{w-dedup:room-1}:opq",
+            "{w-dedup:room-1}:ops",
+            "{w-dedup:room-1}:seq"
+        ]
+    );
+    shutdown.cancel();
+    Ok(())
+}
