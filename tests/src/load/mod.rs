@@ -514,9 +514,12 @@ impl Load {
         self.control
             .rate_bits
             .store(rate.to_bits(), Ordering::Relaxed);
-        for _ in 0..windows {
-            let phase = self.begin_phase();
-            self.control.sending.store(true, Ordering::SeqCst);
+        // One pass per window, and one more to collect the last window after sending stops.
+        for w in 0..=windows {
+            let current = (w < windows).then(|| self.begin_phase());
+            self.control
+                .sending
+                .store(current.is_some(), Ordering::SeqCst);
             let started = Instant::now();
             let now = sample();
             // When the window ended: from the load generator's start, like the samples of
@@ -529,18 +532,10 @@ impl Load {
                 add(&mut total, &r);
                 each(&r);
             }
-            tokio::time::sleep(window.saturating_sub(started.elapsed())).await;
-            previous = Some((phase, started.elapsed(), now));
-        }
-        self.control.sending.store(false, Ordering::SeqCst);
-        if let Some((phase, elapsed, before)) = previous {
-            let now = sample();
-            let at = self.control.start.elapsed();
-            tokio::time::sleep(DRAIN).await;
-            let mut r = self.collect("soak", phase, rate, elapsed, &mut totals);
-            finish(&mut r, before, now, at);
-            add(&mut total, &r);
-            each(&r);
+            if let Some(phase) = current {
+                tokio::time::sleep(window.saturating_sub(started.elapsed())).await;
+                previous = Some((phase, started.elapsed(), now));
+            }
         }
         let lat = Latency::of(&totals.0);
         total.ack = Latency::of(&totals.1);
