@@ -16,8 +16,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+mod dedup;
 mod shared;
 
+use self::dedup::DedupWindow;
 use crate::outbox::Outbox;
 use crate::store::{
     Dedup, EncodedOp, RoomRecord, SealedValue, SealedWrite, Store, StoredOp, Write,
@@ -135,9 +137,8 @@ struct Room {
     /// Recent broadcast frames for catch-up, bounded by count and bytes.
     log: VecDeque<LogEntry>,
     log_bytes: usize,
-    /// op id -> (seq, participant) for deduplication, oldest evicted first.
-    op_ids: HashMap<String, (u64, String)>,
-    op_order: VecDeque<String>,
+    /// The last [`DEDUP_OP_IDS`] op ids with their seq and sender, for deduplication.
+    dedup: DedupWindow,
     members: HashMap<ConnId, (Member, Outbox)>,
     /// Undo records of the batch being ordered, and the clock and seq before it.
     undo: Vec<Undo>,
@@ -190,8 +191,7 @@ pub fn spawn(
         doc: record.doc,
         log: VecDeque::new(),
         log_bytes: 0,
-        op_ids: HashMap::new(),
-        op_order: VecDeque::new(),
+        dedup: DedupWindow::new(DEDUP_OP_IDS),
         members: HashMap::new(),
         undo: Vec::new(),
         batch_start: (0, 0),
@@ -205,7 +205,7 @@ pub fn spawn(
         shared: redis.map(|r| shared::SharedRoom::new(r, &workshop.id, &id)),
     };
     for d in record.dedup {
-        room.remember(d.op_id, d.seq, d.participant);
+        room.remember(d.op_id, d.seq, &d.participant);
     }
     for v in record.sealed {
         room.sealed
@@ -214,10 +214,9 @@ pub fn spawn(
             .insert(v.member, v.value);
     }
     for stored in record.recent {
-        // Ops the snapshot covers (not yet dropped from the store) are in `dedup` already.
-        if !room.op_ids.contains_key(&stored.op.id) {
-            room.remember(stored.op.id.clone(), stored.seq, stored.participant);
-        }
+        // Ops the snapshot covers (not yet dropped from the store) are in `dedup` already:
+        // `remember` keeps the first.
+        room.remember(stored.op.id.clone(), stored.seq, &stored.participant);
         let frame = ServerMsg::Op {
             room: id.to_string(),
             seq: stored.seq,
@@ -299,16 +298,12 @@ impl Room {
     /// The most recent op ids (at most [`DEDUP_PERSISTED`]), oldest first, to store with a
     /// snapshot.
     fn dedup_window(&self) -> Vec<Dedup> {
-        let skip = self.op_order.len().saturating_sub(DEDUP_PERSISTED);
-        self.op_order
-            .iter()
-            .skip(skip)
-            .filter_map(|id| {
-                self.op_ids.get(id).map(|(seq, participant)| Dedup {
-                    op_id: id.clone(),
-                    seq: *seq,
-                    participant: participant.clone(),
-                })
+        self.dedup
+            .newest(DEDUP_PERSISTED)
+            .map(|(op_id, seq, participant)| Dedup {
+                op_id: op_id.to_owned(),
+                seq,
+                participant: participant.to_owned(),
             })
             .collect()
     }
@@ -347,7 +342,7 @@ impl Room {
                     for op in templates::seed_ops(&self.doc, template) {
                         if validate(&self.doc, &op).is_ok() {
                             self.apply(&op);
-                            self.remember(op.id.clone(), self.seq, SERVER_CLIENT.to_owned());
+                            self.remember(op.id.clone(), self.seq, SERVER_CLIENT);
                             committed.push(StoredOp {
                                 seq: self.seq,
                                 op,
@@ -451,7 +446,7 @@ impl Room {
             let op = self.seal_privately(op, SERVER_CLIENT);
             let op = self.doc.public_reveal(op);
             self.apply(&op);
-            self.remember(op.id.clone(), self.seq, SERVER_CLIENT.to_owned());
+            self.remember(op.id.clone(), self.seq, SERVER_CLIENT);
             committed.push(StoredOp {
                 seq: self.seq,
                 op,
@@ -498,9 +493,9 @@ impl Room {
                 ),
             );
         }
-        if let Some((seq, by)) = self.op_ids.get(&op.id) {
-            if *by == participant {
-                return Screened::Duplicate(*seq);
+        if let Some((seq, by)) = self.dedup.get(&op.id) {
+            if by == participant {
+                return Screened::Duplicate(seq);
             }
             return Screened::Rejected(
                 ErrorCode::AlreadyExists,
@@ -549,7 +544,7 @@ impl Room {
         let op = self.doc.public_reveal(op);
         self.apply(&op);
         let seq = self.seq;
-        self.remember(op.id.clone(), seq, participant.clone());
+        self.remember(op.id.clone(), seq, &participant);
         committed.push(StoredOp {
             seq,
             op,
@@ -703,11 +698,14 @@ impl Room {
         }
         self.sealed_writes.clear();
         self.sealed_told.clear();
-        for stored in committed {
-            if let Some(pos) = self.op_order.iter().rposition(|id| *id == stored.op.id) {
-                self.op_order.remove(pos);
-                self.op_ids.remove(&stored.op.id);
-            }
+        // The batch's ops are the newest in the window, in order.
+        for stored in committed.iter().rev() {
+            let taken_back = self.dedup.pop_back_if(&stored.op.id);
+            debug_assert!(
+                taken_back,
+                "op {} is not the newest in the window",
+                stored.op.id
+            );
         }
         (self.doc.clock, self.seq) = self.batch_start;
     }
@@ -943,13 +941,10 @@ impl Room {
         }
     }
 
-    fn remember(&mut self, op_id: String, seq: u64, participant: String) {
-        self.op_order.push_back(op_id.clone());
-        self.op_ids.insert(op_id, (seq, participant));
-        while self.op_order.len() > DEDUP_OP_IDS {
-            if let Some(old) = self.op_order.pop_front() {
-                self.op_ids.remove(&old);
-            }
+    /// Adds an op to the dedup window, unless its id is there already.
+    fn remember(&mut self, op_id: String, seq: u64, participant: &str) {
+        if !self.dedup.contains(&op_id) {
+            self.dedup.push(op_id, seq, participant);
         }
     }
 

@@ -449,7 +449,7 @@ impl Room {
 
     /// Remembers an entry for dedup and catch-up; returns its broadcast frame.
     fn record(&mut self, stored: StoredOp) -> Utf8Bytes {
-        self.remember(stored.op.id.clone(), stored.seq, stored.participant);
+        self.remember(stored.op.id.clone(), stored.seq, &stored.participant);
         let frame: Utf8Bytes = ServerMsg::Op {
             room: self.id.to_string(),
             seq: stored.seq,
