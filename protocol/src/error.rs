@@ -62,6 +62,10 @@ pub enum ErrorCode {
     Conflict,
     /// The server cannot store the change right now; nothing was applied. Retry later.
     Unavailable,
+    /// The server sent the op to its shared store but lost the answer and could not find it out
+    /// in time: the op may or may not have been applied. Resend it with the same op id once the
+    /// server can store again; the resend is acknowledged with the original seq if it was.
+    OutcomeUnknown,
     /// No workshop or join code by that name (REST).
     NotFound,
 }
@@ -97,6 +101,7 @@ impl ErrorCode {
             ErrorCode::InvalidCommand => "invalid_command",
             ErrorCode::Conflict => "conflict",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::OutcomeUnknown => "outcome_unknown",
             ErrorCode::NotFound => "not_found",
         }
     }

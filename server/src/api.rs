@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthError, Claims};
 use crate::state::{random_id, AppState};
+use crate::store::StoreError;
 use crate::workshop::Refusal;
 
 /// An API error: an HTTP status and a JSON body `{code, message}`.
@@ -69,6 +70,15 @@ fn malformed(rejection: JsonRejection) -> ApiError {
         rejection.status(),
         ErrorCode::Malformed,
         rejection.body_text(),
+    )
+}
+
+/// The shared store could not answer: 503 `unavailable`, retry later.
+fn unavailable(e: StoreError) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Unavailable,
+        e.to_string(),
     )
 }
 
@@ -191,13 +201,7 @@ pub async fn join(
     let Json(req) = req.map_err(malformed)?;
     let name = clean_name("name", &req.name, 60)?;
     let code = req.code.trim().to_ascii_uppercase();
-    let found = app.code(&code).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Unavailable,
-            e.to_string(),
-        )
-    })?;
+    let found = app.code(&code).await.map_err(unavailable)?;
     let Some((workshop_id, role)) = found else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -205,13 +209,17 @@ pub async fn join(
             "no workshop has this join code",
         ));
     };
-    let workshop = app.workshop(&workshop_id).await.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            "the workshop is gone",
-        )
-    })?;
+    let workshop = app
+        .workshop(&workshop_id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "the workshop is gone",
+            )
+        })?;
     let participant = workshop
         .add_participant(format!("p-{}", random_id(10)), name, role)
         .await?;
@@ -283,13 +291,17 @@ pub async fn summary(
     headers: HeaderMap,
 ) -> Result<Json<Summary>, ApiError> {
     let claims = authorize(&app, &headers, &id)?;
-    let workshop = app.workshop(&id).await.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            "no such workshop",
-        )
-    })?;
+    let workshop = app
+        .workshop(&id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "no such workshop",
+            )
+        })?;
     if workshop.participant(&claims.p).is_none() {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -346,7 +358,7 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
     if let Some(redis) = &app.0.redis {
-        if !redis.ping().await {
+        if !redis.healthy() {
             return (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable").into_response();
         }
     } else if !app.0.store.ready() {

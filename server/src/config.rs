@@ -12,6 +12,8 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(15);
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(40);
 /// Time a new connection has to send a valid hello.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default seconds between a busy room's snapshots (`--snapshot-secs`).
+pub const SNAPSHOT_SECS: u64 = 30;
 
 /// Plenary: a real-time backend for live online workshops.
 #[derive(Debug, Clone, Parser)]
@@ -94,6 +96,12 @@ pub struct Config {
     #[arg(long, env = "PLENARY_MAX_DB_MIB")]
     pub max_db_mib: Option<u64>,
 
+    /// How often a room that took ops writes a snapshot of its document, in seconds (it also
+    /// writes one every 1,000 ops); the store drops the ops a snapshot covers.
+    #[arg(long, env = "PLENARY_SNAPSHOT_SECS", default_value_t = SNAPSHOT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_secs: u64,
+
     /// Multi-node mode: share workshops and rooms with other nodes through this Redis
     /// (`redis://host:port`). Without it, the embedded single-node store is used.
     #[arg(long, env = "PLENARY_REDIS_URL")]
@@ -119,6 +127,10 @@ impl Config {
 
     pub fn heartbeat_timeout(&self) -> Duration {
         Duration::from_millis(self.heartbeat_timeout_ms)
+    }
+
+    pub fn snapshot_every(&self) -> Duration {
+        Duration::from_secs(self.snapshot_secs)
     }
 
     pub fn hello_timeout(&self) -> Duration {

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::ws::Utf8Bytes;
 use plenary_protocol::close;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// What the writer task sends next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,9 @@ struct Inner {
     queue: Mutex<Queue>,
     /// Wakes the single writer task. `notify_one` stores a permit, so no wake-up is lost.
     notify: Notify,
+    /// Cancelled once a close frame is queued, so that the connection's reader stops at once
+    /// (and its member leaves presence) instead of when the close frame gets through.
+    closed: CancellationToken,
     limit: usize,
 }
 
@@ -58,6 +62,7 @@ impl Outbox {
         Outbox(Arc::new(Inner {
             queue: Mutex::new(Queue::default()),
             notify: Notify::new(),
+            closed: CancellationToken::new(),
             limit: limit_bytes,
         }))
     }
@@ -78,6 +83,7 @@ impl Outbox {
                 .push_back(Frame::Close(close::SLOW_CONSUMER, "slow consumer"));
             drop(q);
             self.0.notify.notify_one();
+            self.0.closed.cancel();
             return Err(PushError::Overflow);
         }
         q.bytes += text.len();
@@ -110,6 +116,12 @@ impl Outbox {
         q.frames.push_back(Frame::Close(code, reason));
         drop(q);
         self.0.notify.notify_one();
+        self.0.closed.cancel();
+    }
+
+    /// Cancelled once a close frame is queued (by [`Outbox::close`] or an overflow).
+    pub fn closed(&self) -> &CancellationToken {
+        &self.0.closed
     }
 
     pub fn is_closing(&self) -> bool {

@@ -46,6 +46,15 @@ const READ_COUNT: usize = 512;
 const QUARANTINE: Duration = Duration::from_secs(5);
 /// Timeout of one Redis command.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a batch of ops whose append lost its answer is sent again (the append is idempotent
+/// by op id) to find out whether it was applied, before its ops are answered `outcome_unknown`.
+pub const OUTCOME_WAIT: Duration = Duration::from_secs(5);
+/// The pause between those attempts.
+const OUTCOME_RETRY: Duration = Duration::from_millis(200);
+/// How often the node checks that Redis answers, for `/readyz` (which then answers at once from
+/// what the node knows), and how long it waits for the answer.
+const HEALTH_EVERY: Duration = Duration::from_millis(500);
+const HEALTH_TIMEOUT: Duration = Duration::from_millis(400);
 
 /// Orders ops in a room's log: per op, dedup by op id, INCR the seq, XADD the entry. KEYS: seq,
 /// log, the sealed-values hash, the set of revealed objects, the op-id hash (`op id ->
@@ -216,6 +225,17 @@ pub enum Appended {
     Revealed,
 }
 
+/// Why an append has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The script did not run: nothing was written.
+    #[error("not applied: {0}")]
+    NotApplied(StoreError),
+    /// The script may have run, and Redis did not answer again within [`OUTCOME_WAIT`].
+    #[error("outcome unknown: {0}")]
+    Unknown(StoreError),
+}
+
 /// A room's state as read from Redis when a node starts serving it.
 pub struct LoadedRoom {
     pub epoch: u64,
@@ -300,6 +320,7 @@ impl Redis {
             subs: Mutex::new(HashMap::new()),
             subs_changed: Notify::new(),
         });
+        tokio::spawn(health_loop(redis.clone(), shutdown.clone()));
         tokio::spawn(read_loop(redis.clone(), shutdown));
         Ok(redis)
     }
@@ -327,13 +348,7 @@ impl Redis {
         }
     }
 
-    /// Whether Redis answers (for `/readyz`).
-    pub async fn ping(&self) -> bool {
-        let mut conn = self.conn();
-        let pong: RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
-        self.mark(pong).is_ok()
-    }
-
+    /// Whether Redis answered the last command or health check (for `/readyz`).
     pub fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
@@ -356,12 +371,41 @@ impl Redis {
     }
 
     /// Orders `ops` (public form, with their senders and sealed actions, see [`sealed_action`])
-    /// in the room's log; one answer per op, in order.
+    /// in the room's log; one answer per op, in order. When the answer is lost (the connection
+    /// broke or timed out after the script may have run), the same batch is sent again until
+    /// Redis answers, for at most [`OUTCOME_WAIT`]: the script answers an op id it has seen with
+    /// its seq, so a batch that was applied is found out, and never applied twice.
     pub async fn append(
         &self,
         keys: &RoomKeys,
         ops: &[(Op, String, String)],
-    ) -> Result<Vec<Appended>, StoreError> {
+    ) -> Result<Vec<Appended>, AppendError> {
+        let deadline = tokio::time::Instant::now() + OUTCOME_WAIT;
+        let mut maybe_applied = false;
+        loop {
+            let attempt = tokio::time::timeout_at(deadline, self.append_once(keys, ops)).await;
+            let (error, lost_answer) = match attempt {
+                Ok(Ok(appended)) => return Ok(appended),
+                Ok(Err((error, lost_answer))) => (error, lost_answer),
+                Err(_) => (StoreError("no answer from redis".into()), true),
+            };
+            maybe_applied |= lost_answer;
+            if !maybe_applied {
+                return Err(AppendError::NotApplied(error));
+            }
+            if tokio::time::Instant::now() + OUTCOME_RETRY >= deadline {
+                return Err(AppendError::Unknown(error));
+            }
+            tokio::time::sleep(OUTCOME_RETRY).await;
+        }
+    }
+
+    /// One append; an error says whether the script may have run (the answer was lost).
+    async fn append_once(
+        &self,
+        keys: &RoomKeys,
+        ops: &[(Op, String, String)],
+    ) -> Result<Vec<Appended>, (StoreError, bool)> {
         let mut invocation = self.append.prepare_invoke();
         invocation
             .key(&keys.seq)
@@ -376,16 +420,24 @@ impl Redis {
             invocation.key(keys.legacy_dedup(&op.id));
             invocation
                 .arg(&op.id)
-                .arg(serde_json::to_string(op).map_err(|e| StoreError(e.to_string()))?)
+                .arg(serde_json::to_string(op).map_err(|e| (StoreError(e.to_string()), false))?)
                 .arg(participant)
                 .arg(action);
         }
         let mut conn = self.conn();
-        let replies: Vec<String> = self.mark(invocation.invoke_async(&mut conn).await)?;
+        let reply: RedisResult<Vec<String>> = invocation.invoke_async(&mut conn).await;
+        // Redis answered with an error, or the connection was refused: the script did not
+        // run. Any other failure may have come after it ran.
+        let lost_answer = match &reply {
+            Ok(_) => false,
+            Err(e) => e.is_io_error() && !e.is_connection_refusal(),
+        };
+        let replies: Vec<String> = self.mark(reply).map_err(|e| (e, lost_answer))?;
         replies
             .into_iter()
             .map(|r| {
-                let bad = || StoreError(format!("unexpected append reply {r}"));
+                // The script ran, but its answer cannot be read.
+                let bad = || (StoreError(format!("unexpected append reply {r}")), true);
                 if let Some(seq) = r.strip_prefix("n:") {
                     return Ok(Appended::New(seq.parse().map_err(|_| bad())?));
                 }
@@ -794,6 +846,24 @@ fn room_entry(id: &str, fields: &HashMap<String, String>) -> Option<Entry> {
         }
     };
     Some(Entry { seq, op })
+}
+
+/// Pings Redis every [`HEALTH_EVERY`] and records whether it answered within
+/// [`HEALTH_TIMEOUT`]; every other command's outcome updates the same flag.
+async fn health_loop(node: Arc<Redis>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(HEALTH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let mut conn = node.conn();
+        let cmd = redis::cmd("PING");
+        let ping = cmd.query_async::<String>(&mut conn);
+        let answered = matches!(tokio::time::timeout(HEALTH_TIMEOUT, ping).await, Ok(Ok(_)));
+        node.healthy.store(answered, Ordering::Relaxed);
+    }
 }
 
 /// The node's one reader: a blocking XREAD over every followed stream, entries handed to the

@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Auth;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::workshop::{RoomCtx, Workshop, WorkshopData};
 
 #[derive(Clone)]
@@ -130,10 +130,7 @@ impl AppState {
     }
 
     /// The workshop and role a join code gives, from this node or (multi-node) from Redis.
-    pub async fn code(
-        &self,
-        code: &str,
-    ) -> Result<Option<(String, Role)>, crate::store::StoreError> {
+    pub async fn code(&self, code: &str) -> Result<Option<(String, Role)>, StoreError> {
         if let Some(found) = self.0.codes.get(code).map(|e| e.clone()) {
             return Ok(Some(found));
         }
@@ -157,6 +154,7 @@ impl AppState {
             redis: self.0.redis.clone(),
             tracker: self.0.tracker.clone(),
             shutdown: self.0.shutdown.clone(),
+            snapshot_every: self.0.config.snapshot_every(),
         }
     }
 
@@ -209,16 +207,22 @@ impl AppState {
     }
 
     /// The workshop, started on this node if it runs here, or (multi-node) loaded from Redis.
-    pub async fn workshop(&self, id: &str) -> Option<Arc<Workshop>> {
+    /// `Ok(None)`: there is no such workshop; `Err`: Redis could not tell (retry later).
+    pub async fn workshop(&self, id: &str) -> Result<Option<Arc<Workshop>>, StoreError> {
         if let Some(w) = self.0.workshops.get(id).map(|w| w.clone()) {
-            return Some(w);
+            return Ok(Some(w));
         }
-        let redis = self.0.redis.as_ref()?;
-        let (version, json) = redis.workshop(id).await.ok()??;
-        let mut data: WorkshopData = serde_json::from_str(&json).ok()?;
+        let Some(redis) = self.0.redis.as_ref() else {
+            return Ok(None);
+        };
+        let Some((version, json)) = redis.workshop(id).await? else {
+            return Ok(None);
+        };
+        let mut data: WorkshopData = serde_json::from_str(&json)
+            .map_err(|e| StoreError(format!("workshop {id} in redis does not decode: {e}")))?;
         data.version = version;
-        let last_event = redis.last_event_id(id).await.ok()?;
-        match self.0.workshops.entry(id.to_owned()) {
+        let last_event = redis.last_event_id(id).await?;
+        Ok(match self.0.workshops.entry(id.to_owned()) {
             dashmap::Entry::Occupied(o) => Some(o.get().clone()),
             dashmap::Entry::Vacant(v) => {
                 let workshop = Workshop::start(
@@ -232,6 +236,6 @@ impl AppState {
                 v.insert(workshop.clone());
                 Some(workshop)
             }
-        }
+        })
     }
 }

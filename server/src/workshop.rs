@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use plenary_protocol::close;
@@ -168,6 +169,8 @@ pub struct RoomCtx {
     pub redis: Option<Arc<crate::shared::Redis>>,
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,
+    /// How often a room that took ops writes a snapshot (`--snapshot-secs`).
+    pub snapshot_every: Duration,
 }
 
 pub struct Workshop {
@@ -621,15 +624,7 @@ impl Workshop {
     }
 
     fn spawn_room(self: &Arc<Self>, id: &str, record: Option<RoomRecord>) -> RoomHandle {
-        room::spawn(
-            self,
-            id,
-            record,
-            self.ctx.store.clone(),
-            self.ctx.redis.clone(),
-            &self.ctx.tracker,
-            self.ctx.shutdown.clone(),
-        )
+        room::spawn(self, id, record, &self.ctx)
     }
 }
 
@@ -1121,6 +1116,13 @@ impl WorkshopState {
                     .filter(|c| c.participant == participant)
                     .map(|c| c.outbox.clone())
                     .collect();
+            }
+        }
+        // A help request points at the room its participant is in now: a move takes it along.
+        let d = &mut self.data;
+        for h in d.help.iter_mut() {
+            if let Some(p) = d.participants.iter().find(|p| p.id == h.participant) {
+                h.room = p.room.clone().unwrap_or_else(|| PLENARY.to_owned());
             }
         }
         Ok(fx)

@@ -18,7 +18,7 @@ use plenary_protocol::{close, decode_client, ClientMsg, ErrorCode, ServerMsg, PR
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{timeout, Instant};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::auth::AuthError;
 use crate::outbox::{Frame, Outbox};
@@ -269,7 +269,19 @@ async fn hello(
             )
         }
     };
-    let workshop = app.workshop(&claims.w).await;
+    let workshop = match app.workshop(&claims.w).await {
+        Ok(w) => w,
+        // Not a verdict on the token: the shared store did not answer. Reconnect later.
+        Err(e) => {
+            warn!(error = %e, "cannot load the workshop for a hello");
+            return fail(
+                ErrorCode::Unavailable,
+                "the shared store is unavailable; reconnect later",
+                close::RESTART,
+                "store unavailable",
+            );
+        }
+    };
     let participant = workshop.as_ref().and_then(|w| w.participant(&claims.p));
     match (workshop, participant) {
         (Some(w), Some(p)) if p.role == claims.r => Some((w, p, resume)),
@@ -386,7 +398,11 @@ impl Connection {
         let deadline = tokio::time::sleep(heartbeat);
         let gone = gone.cancelled();
         let shutdown = shutdown.cancelled();
-        tokio::pin!(deadline, gone, shutdown);
+        // The outbox closed (a slow consumer, a removal): stop reading now, so the member
+        // leaves the rooms' presence without waiting for the close frame to get through.
+        let outbox = self.outbox.clone();
+        let closing = outbox.closed().cancelled();
+        tokio::pin!(deadline, gone, shutdown, closing);
         loop {
             let next = tokio::select! {
                 // A frame that is already here counts before the deadline does.
@@ -404,6 +420,7 @@ impl Connection {
                     return;
                 }
                 () = &mut gone => return,
+                () = &mut closing => return,
                 () = &mut shutdown => {
                     self.send(ServerMsg::Reconnect { reason: "server restarting".into(), retry_ms: 1_000 });
                     self.outbox.close(close::RESTART, "server restarting");

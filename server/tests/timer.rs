@@ -19,6 +19,7 @@ async fn workshop() -> (Arc<Workshop>, String, Outbox) {
         redis: None,
         tracker: TaskTracker::new(),
         shutdown: CancellationToken::new(),
+        snapshot_every: std::time::Duration::from_secs(30),
     };
     let data = WorkshopData::new("Timers".into(), "JOIN".into(), "OBSV".into());
     let w = Workshop::start("w-test".into(), data, Default::default(), Clock::new(), ctx);

@@ -12,18 +12,7 @@ bin=target/release
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-start() { # start NAME CMD...: runs CMD, waits for its "addr=" line, sets URL and PID
-  local name=$1; shift
-  "$@" > "$work/$name.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 1 100); do
-    addr=$(grep -o 'addr=[0-9.:]*' "$work/$name.log" | head -1 | cut -d= -f2 || true)
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-  URL="http://$addr"
-}
-plenary() { NO_COLOR=1 RUST_LOG=warn,plenary_server=info exec $bin/plenary --bind 127.0.0.1:0 --data-dir "$work/data-$1" "${@:2}"; }
+source tests/bench/common.sh
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -r)"
 echo "## workshop: 200 rooms x 5 attendees at 2 ops/s for ${duration}s"

@@ -84,13 +84,17 @@ test('a pending local write is shown over a newer remote value until it is answe
   assert.equal(r.seq, 3);
 });
 
-test('a rejected op is rolled back; rate_limited and unavailable are kept for a resend', () => {
+test('a rejected op is rolled back; rate_limited, unavailable and outcome_unknown are kept for a resend', () => {
   const r = new RoomReplica('room-1');
   r.onSnapshot(snapshot(0));
   r.addLocal(create('me:1', 'x', r.nextStamp('p-a').clock, { title: 'New' }));
   r.addLocal(create('me:2', 'y', r.nextStamp('p-a').clock, { title: 'Other' }, { pos: 'a1' }));
   assert.deepEqual(r.takeUnsent().map((o) => o.id), ['me:1', 'me:2']);
   assert.deepEqual(r.onReject('me:2', 'rate_limited'), { op: r.pending[1].op, retry: true });
+  assert.deepEqual(r.takeUnsent().map((o) => o.id), ['me:2'], 'resent with the same id');
+  // The server lost the answer of its shared store: the op may be in; only a resend can tell.
+  assert.deepEqual(r.onReject('me:2', 'outcome_unknown'), { op: r.pending[1].op, retry: true });
+  assert.deepEqual(titles(r), ['New', 'Other'], 'its effect stays while it is resent');
   assert.deepEqual(r.takeUnsent().map((o) => o.id), ['me:2'], 'resent with the same id');
   const result = r.onReject('me:1', 'too_long');
   assert.equal(result.retry, false);

@@ -24,7 +24,7 @@ use crate::outbox::Outbox;
 use crate::store::{
     Dedup, EncodedOp, RoomRecord, SealedValue, SealedWrite, Store, StoredOp, Write,
 };
-use crate::workshop::Workshop;
+use crate::workshop::{RoomCtx, Workshop};
 
 /// Ops kept in memory for catch-up. A client further behind gets a snapshot.
 pub const CATCHUP_MAX_OPS: usize = 1_000;
@@ -36,10 +36,9 @@ pub const DEDUP_OP_IDS: usize = 10_000;
 /// Op ids stored with each snapshot, so that deduplication also holds across a restart: after
 /// one, a room remembers these plus the ids of every op stored since that snapshot.
 pub const DEDUP_PERSISTED: usize = 1_000;
-/// A snapshot is written after this many ops...
+/// A snapshot is written after this many ops, or `--snapshot-secs` after the last one if
+/// anything changed.
 pub const SNAPSHOT_EVERY_OPS: u64 = 1_000;
-/// ...or this long after the last one, if anything changed.
-pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(30);
 /// Commands queued for one room. Senders wait when it is full (backpressure on the readers
 /// of the clients that send ops), they never drop.
 pub const ROOM_QUEUE: usize = 1_024;
@@ -160,20 +159,19 @@ struct Room {
     /// Something happened that may complete an auto-reveal round (a seal, a flag turned on, a
     /// member leaving): look for due reveals after the batch.
     reveal_check: bool,
+    /// How often a room that took ops writes a snapshot (`--snapshot-secs`).
+    snapshot_every: Duration,
     /// Multi-node mode: Redis orders the ops and this node follows the room's log.
     shared: Option<shared::SharedRoom>,
 }
 
-/// Starts a room actor on `tracker` and returns its handle. `record` is the room as loaded from
-/// the store, if it was there.
+/// Starts a room actor on the context's tracker and returns its handle. `record` is the room as
+/// loaded from the store, if it was there.
 pub fn spawn(
     workshop: &Arc<Workshop>,
     id: &str,
     record: Option<RoomRecord>,
-    store: Arc<dyn Store>,
-    redis: Option<Arc<crate::shared::Redis>>,
-    tracker: &tokio_util::task::TaskTracker,
-    shutdown: CancellationToken,
+    ctx: &RoomCtx,
 ) -> RoomHandle {
     let (tx, rx) = mpsc::channel(ROOM_QUEUE);
     let id: Arc<str> = id.into();
@@ -185,7 +183,7 @@ pub fn spawn(
         workshop_id: workshop.id.as_str().into(),
         id: id.clone(),
         workshop: Arc::downgrade(workshop),
-        store,
+        store: ctx.store.clone(),
         epoch: record.epoch,
         seq: record.seq,
         doc: record.doc,
@@ -202,10 +200,28 @@ pub fn spawn(
         sealed_told: Vec::new(),
         remote_members: Vec::new(),
         reveal_check: false,
-        shared: redis.map(|r| shared::SharedRoom::new(r, &workshop.id, &id)),
+        snapshot_every: ctx.snapshot_every,
+        shared: ctx
+            .redis
+            .clone()
+            .map(|r| shared::SharedRoom::new(r, &workshop.id, &id)),
     };
-    for d in record.dedup {
-        room.remember(d.op_id, d.seq, &d.participant);
+    // The window is filled oldest first: the snapshot's op ids, and the ops after it still in the
+    // store (which may include older ones the snapshot covers but the store has not dropped).
+    let mut known: Vec<(u64, String, String)> = record
+        .dedup
+        .into_iter()
+        .map(|d| (d.seq, d.op_id, d.participant))
+        .chain(
+            record
+                .recent
+                .iter()
+                .map(|s| (s.seq, s.op.id.clone(), s.participant.clone())),
+        )
+        .collect();
+    known.sort_by_key(|(seq, _, _)| *seq);
+    for (seq, op_id, participant) in known {
+        room.remember(op_id, seq, &participant);
     }
     for v in record.sealed {
         room.sealed
@@ -214,9 +230,6 @@ pub fn spawn(
             .insert(v.member, v.value);
     }
     for stored in record.recent {
-        // Ops the snapshot covers (not yet dropped from the store) are in `dedup` already:
-        // `remember` keeps the first.
-        room.remember(stored.op.id.clone(), stored.seq, &stored.participant);
         let frame = ServerMsg::Op {
             room: id.to_string(),
             seq: stored.seq,
@@ -226,7 +239,7 @@ pub fn spawn(
         .into();
         room.push_log(stored.seq, frame);
     }
-    tracker.spawn(room.run(rx, shutdown));
+    ctx.tracker.spawn(room.run(rx, ctx.shutdown.clone()));
     RoomHandle { id, tx }
 }
 
@@ -268,8 +281,9 @@ impl Room {
         }
         let mut batch = Vec::with_capacity(BATCH);
         // Spread the rooms' snapshots over the period instead of writing them all at once.
-        let first = tokio::time::Instant::now() + SNAPSHOT_EVERY.mul_f64(rand::random::<f64>());
-        let mut snapshot_timer = tokio::time::interval_at(first, SNAPSHOT_EVERY);
+        let first =
+            tokio::time::Instant::now() + self.snapshot_every.mul_f64(rand::random::<f64>());
+        let mut snapshot_timer = tokio::time::interval_at(first, self.snapshot_every);
         loop {
             tokio::select! {
                 n = rx.recv_many(&mut batch, BATCH) => {
@@ -698,14 +712,15 @@ impl Room {
         }
         self.sealed_writes.clear();
         self.sealed_told.clear();
-        // The batch's ops are the newest in the window, in order.
+        // The batch's ops are the newest in the window, in order (every `remember` between the
+        // batch's start and its commit is of an op pushed to `committed`).
         for stored in committed.iter().rev() {
             let taken_back = self.dedup.pop_back_if(&stored.op.id);
-            debug_assert!(
-                taken_back,
-                "op {} is not the newest in the window",
-                stored.op.id
-            );
+            debug_assert!(taken_back, "op {} is not the newest", stored.op.id);
+            if !taken_back {
+                warn!(room = %self.id, op_id = %stored.op.id,
+                    "a rolled-back op is not the newest in the dedup window; left in it");
+            }
         }
         (self.doc.clock, self.seq) = self.batch_start;
     }
@@ -737,18 +752,26 @@ impl Room {
             };
             if let Err(e) = self.store.write(write).await {
                 warn!(room = %self.id, error = %e, "storing ops failed; batch rolled back");
+                let rolled_back_after = self.batch_start.1;
                 self.roll_back(committed);
                 committed.clear();
                 frames.clear();
                 for outcome in outcomes.iter_mut() {
-                    if let Outcome::Applied { conn, op_id, .. } = outcome {
-                        *outcome = Outcome::Rejected {
-                            conn: *conn,
-                            op_id: std::mem::take(op_id),
-                            code: ErrorCode::Unavailable,
-                            message: "the server could not store this change; retry later".into(),
-                        };
-                    }
+                    // A resend of an op of this same batch was a duplicate of a seq that is
+                    // gone now: it is refused like the op itself.
+                    let (conn, op_id) = match outcome {
+                        Outcome::Applied { conn, op_id, .. } => (*conn, op_id),
+                        Outcome::Duplicate { conn, op_id, seq } if *seq > rolled_back_after => {
+                            (*conn, op_id)
+                        }
+                        _ => continue,
+                    };
+                    *outcome = Outcome::Rejected {
+                        conn,
+                        op_id: std::mem::take(op_id),
+                        code: ErrorCode::Unavailable,
+                        message: "the server could not store this change; retry later".into(),
+                    };
                 }
             }
         }

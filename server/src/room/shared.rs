@@ -12,11 +12,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::{
-    ConnId, Room, RoomCmd, Screened, BATCH, CATCHUP_MAX_OPS, SNAPSHOT_EVERY, SNAPSHOT_EVERY_OPS,
-};
+use super::{ConnId, Room, RoomCmd, Screened, BATCH, CATCHUP_MAX_OPS, SNAPSHOT_EVERY_OPS};
 use crate::shared::{
-    sealed_action, Appended, Entry, Redis, RoomKeys, Subscriber, PRESENCE_REFRESH,
+    sealed_action, AppendError, Appended, Entry, Redis, RoomKeys, Subscriber, PRESENCE_REFRESH,
 };
 use crate::store::StoredOp;
 
@@ -108,8 +106,9 @@ impl Room {
         let mut entries_rx = self.sh().entries_rx.take().expect("taken once");
         let mut batch = Vec::with_capacity(BATCH);
         // Spread the rooms' snapshots over the period instead of writing them all at once.
-        let first = tokio::time::Instant::now() + SNAPSHOT_EVERY.mul_f64(rand::random::<f64>());
-        let mut snapshot_timer = tokio::time::interval_at(first, SNAPSHOT_EVERY);
+        let first =
+            tokio::time::Instant::now() + self.snapshot_every.mul_f64(rand::random::<f64>());
+        let mut snapshot_timer = tokio::time::interval_at(first, self.snapshot_every);
         let mut presence_timer = tokio::time::interval(PRESENCE_REFRESH);
         loop {
             tokio::select! {
@@ -286,14 +285,32 @@ impl Room {
         let result = redis.append(&self.sh().keys, &ops).await;
         match result {
             Err(e) => {
-                warn!(room = %self.id, error = %e, "redis refused ops");
+                // `unavailable` promises that nothing was applied: only when the script did not
+                // run. When it may have, and Redis did not answer again in time, say so.
+                let (code, message) = match &e {
+                    AppendError::NotApplied(e) => {
+                        warn!(room = %self.id, error = %e, "redis refused ops");
+                        (
+                            ErrorCode::Unavailable,
+                            "the shared store is unavailable; retry later",
+                        )
+                    }
+                    AppendError::Unknown(e) => {
+                        warn!(room = %self.id, error = %e, ops = batch.len(),
+                            "redis lost the answer to an append; outcome unknown");
+                        (
+                            ErrorCode::OutcomeUnknown,
+                            "the shared store did not answer; resend with the same op id",
+                        )
+                    }
+                };
                 for o in batch {
                     if let Some(conn) = o.conn {
                         let msg = ServerMsg::Reject {
                             room: self.id.to_string(),
                             op_id: o.op.id,
-                            code: ErrorCode::Unavailable,
-                            message: "the shared store is unavailable; retry later".into(),
+                            code,
+                            message: message.into(),
                         };
                         self.send_to(conn, msg.to_json().into());
                     }

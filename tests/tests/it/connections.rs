@@ -42,6 +42,7 @@ async fn slow_consumer_is_closed_and_does_not_hold_up_its_room() -> anyhow::Resu
     let mut slow = clients.pop().unwrap();
     let mut fast = clients.pop().unwrap();
     let mut writer = clients.pop().unwrap();
+    let slow_id = slow.participant.clone();
     // The slow client stops reading from here on. The writer sends 9 KB notes, at most
     // WINDOW ahead of what the fast client has read; the slow client's socket buffers fill,
     // then its 1 MiB outbox overflows.
@@ -98,21 +99,44 @@ async fn slow_consumer_is_closed_and_does_not_hold_up_its_room() -> anyhow::Resu
         }
         anyhow::Ok(())
     };
-    // The fast client receives every op, in order, while the slow one is stuck.
+    // The fast client receives every op, in order, while the slow one is stuck; it also sees
+    // the slow one leave.
     let receive = async {
         let mut last_seq = base;
+        let mut slow_left = false;
         while last_seq < base + total {
-            if let ServerMsg::Op { seq, .. } = fast.recv().await? {
-                assert_eq!(seq, last_seq + 1, "in order, without gaps");
-                last_seq = seq;
-                seen_tx.send_replace(seq - base);
+            match fast.recv().await? {
+                ServerMsg::Op { seq, .. } => {
+                    assert_eq!(seq, last_seq + 1, "in order, without gaps");
+                    last_seq = seq;
+                    seen_tx.send_replace(seq - base);
+                }
+                ServerMsg::Presence {
+                    left: Some(who), ..
+                } if who == slow_id => slow_left = true,
+                _ => {}
             }
         }
-        anyhow::Ok(())
+        anyhow::Ok(slow_left)
     };
     let (a, b) = tokio::join!(send, receive);
     a?;
-    b?;
+    let mut slow_left = b?;
+    // It left the room's presence when its outbox overflowed, not once its close frame got
+    // through a socket nobody reads (up to the 30 s write timeout).
+    if !slow_left {
+        let left = fast.recv_until(|m| {
+            matches!(m, ServerMsg::Presence { left: Some(who), .. } if *who == slow_id)
+                .then_some(())
+        });
+        slow_left = tokio::time::timeout(Duration::from_secs(3), left)
+            .await
+            .is_ok();
+    }
+    assert!(
+        slow_left,
+        "the slow consumer is still in the room's presence"
+    );
     // Now the slow client reads: it finds the documented close code after what was buffered.
     assert_eq!(
         slow.recv_close().await,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use plenary_protocol::workshop::Command;
 use plenary_protocol::{ClientMsg, ServerMsg};
-use plenary_tests::{create, create_workshop_at, join_at, temp_dir, text, Client, Process};
+use plenary_tests::{create, create_workshop_at, join_at, set, temp_dir, text, Client, Process};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -175,6 +175,99 @@ async fn sigkill_loses_no_acknowledged_op() -> anyhow::Result<()> {
         acked_ids.len(),
         sent_ids.len()
     );
+    server.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Section 12.4 of PROTOCOL.md: a resend of any of a room's last 1,000 ops is recognised after a
+/// restart, and after another. Two restarts in a row broke it (issue #18): the first restart put
+/// the room's snapshot ids in its dedup window and then the older ops the store still held (a
+/// quiet room's unsnapshotted op kept the log from being trimmed), so the next snapshot kept
+/// those old ids instead of the newest, and after the second restart a resend of an op some 700
+/// seqs back was applied again.
+#[tokio::test]
+async fn resends_of_the_last_thousand_ops_are_recognised_after_two_restarts() -> anyhow::Result<()>
+{
+    let dir = temp_dir("dedup-restarts");
+    let with = |extra: &[&'static str]| [ARGS, extra].concat();
+    // No timed snapshots: room-2's one op keeps every op of room-1 in the store's log.
+    let server = Process::start(&dir, &with(&["--snapshot-secs", "3600"])).await?;
+    let base = server.url("");
+    let created = create_workshop_at(&base, "Dedup").await?;
+    let mut fac = Client::connect(&server.ws_url(), &created.token).await?;
+    let breakouts = Command::CreateBreakouts {
+        names: vec!["A".into(), "B".into()],
+    };
+    assert_eq!(fac.command(breakouts).await?, Ok(()));
+    fac.join("room-1").await?;
+    fac.join("room-2").await?;
+    let pin = create(
+        "pin",
+        "backlog_item",
+        "root",
+        "a0",
+        &[("title", text("pin"))],
+    );
+    assert!(fac.apply("room-2", pin).await?.is_ok());
+    let item = create(
+        "item",
+        "backlog_item",
+        "root",
+        "a0",
+        &[("title", text("0"))],
+    );
+    assert!(fac.apply("room-1", item).await?.is_ok());
+    // 2,500 ops in room-1: snapshots at seq 1,000 and 2,000, the log kept whole.
+    let mut sent = Vec::new();
+    for n in 1..2_500 {
+        let op = fac.op(set("item", &[("title", text(&n.to_string()))]));
+        match fac.apply_op("room-1", op.clone()).await? {
+            Ok(seq) => sent.push((op, seq)),
+            Err(code) => anyhow::bail!("op {n} refused: {code}"),
+        }
+    }
+    let clock = fac.clock;
+    drop(fac);
+    server.kill().await;
+
+    // First restart: one op in each room; both rooms snapshot within a second, and the next
+    // write after that lets the store drop the whole log.
+    let server = Process::start(&dir, &with(&["--snapshot-secs", "1"])).await?;
+    let mut fac = Client::connect(&server.ws_url(), &created.token).await?;
+    fac.clock = clock + 10;
+    fac.join("room-1").await?;
+    fac.join("room-2").await?;
+    let touch = |n: &str| set("item", &[("title", text(n))]);
+    assert!(fac.apply("room-1", touch("a")).await?.is_ok());
+    let pin = set("pin", &[("title", text("moved"))]);
+    assert!(fac.apply("room-2", pin).await?.is_ok());
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert!(fac.apply("room-1", touch("b")).await?.is_ok());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let clock = fac.clock;
+    drop(fac);
+    server.kill().await;
+
+    // Second restart: every op of the last 1,000 is answered with its own seq.
+    let server = Process::start(&dir, ARGS).await?;
+    let mut fac = Client::connect(&server.ws_url(), &created.token).await?;
+    fac.clock = clock + 10;
+    let (_, seq, _) = fac.join("room-1").await?;
+    let mut resent = 0;
+    for (op, acked) in sent.iter().filter(|(_, s)| *s + 1_000 > seq) {
+        let answer = fac.apply_op("room-1", op.clone()).await?;
+        assert_eq!(
+            answer,
+            Ok(*acked),
+            "resend of {} (seq {acked}, room at {seq})",
+            op.id
+        );
+        resent += 1;
+    }
+    assert!(resent >= 990, "only {resent} ops to resend");
+    // The resends took no seq.
+    assert_eq!(fac.apply("room-1", touch("c")).await?, Ok(seq + 1));
     server.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -431,6 +431,47 @@ async fn a_full_disk_rejects_writes_and_loses_nothing_acknowledged() -> anyhow::
     }
     assert_eq!(unavailable, 3, "the 1 MiB cap must be reached");
     assert!(!acked.is_empty());
+    // An op and its resend in one burst while the store refuses writes: the resend must not be
+    // acknowledged with the seq of the op that was rolled back. A first op keeps the room busy
+    // with its store write while the pair arrives, so the pair is taken up as one batch.
+    let mut refused_pairs = 0;
+    for i in 0..20 {
+        let note = |id: String| create(&id, "vision_note", "sec", "a0", &[("text", text(&big))]);
+        let blocker = writer.op(note(format!("block{i}")));
+        let op = writer.op(note(format!("pair{i}")));
+        for sent in [&blocker, &op, &op] {
+            let msg = ClientMsg::Op {
+                room: "room-1".into(),
+                op: sent.clone(),
+            };
+            writer.send(&msg).await?;
+        }
+        let mut answers = Vec::new();
+        let mut blocked = None;
+        while answers.len() < 2 || blocked.is_none() {
+            let (id, answer) = match writer.recv().await? {
+                ServerMsg::Ack { op_id, seq, .. } => (op_id, Ok(seq)),
+                ServerMsg::Reject { op_id, code, .. } => (op_id, Err(code)),
+                _ => continue,
+            };
+            if id == op.id {
+                answers.push(answer);
+            } else if id == blocker.id {
+                blocked = Some(answer);
+            }
+        }
+        match blocked {
+            Some(Ok(_)) => acked.push(blocker.id.clone()),
+            Some(Err(code)) => assert_eq!(code, ErrorCode::Unavailable),
+            None => unreachable!(),
+        }
+        match answers.as_slice() {
+            [Err(ErrorCode::Unavailable), Err(ErrorCode::Unavailable)] => refused_pairs += 1,
+            [Ok(a), Ok(b)] if a == b => acked.push(op.id.clone()),
+            other => panic!("op {i} and its resend were answered {other:?}"),
+        }
+    }
+    assert!(refused_pairs > 0, "the store took every pair");
     assert_eq!(http.get(server.url("/readyz")).send().await?.status(), 503);
     // The server still answers, and the refused ops left no trace.
     let (_, _, doc) = writer.join("room-1").await?;

@@ -224,3 +224,35 @@ async fn facilitator_runs_a_whole_exercise() -> anyhow::Result<()> {
     server.stop().await;
     Ok(())
 }
+
+/// A help request follows its participant: moved to another team, they are found in the new room.
+#[tokio::test]
+async fn a_help_request_follows_a_moved_participant() -> anyhow::Result<()> {
+    let server = TestServer::start().await;
+    let created = server.create_workshop("Help").await?;
+    let mut fac = server.connect(&created.token).await?;
+    let breakouts = Command::CreateBreakouts {
+        names: vec!["A".into(), "B".into()],
+    };
+    assert_eq!(fac.command(breakouts).await?, Ok(()));
+    let (ann, token) = server.join(&created.join_code, "Ann").await?;
+    let to = |room: &str| Command::MoveParticipant {
+        participant: ann.clone(),
+        room: Some(room.to_owned()),
+    };
+    assert_eq!(fac.command(to("room-1")).await?, Ok(()));
+    let mut a = server.connect(&token).await?;
+    let hand = Command::RaiseHand {
+        note: "Stuck on the vision".into(),
+        object: None,
+    };
+    assert_eq!(a.command(hand).await?, Ok(()));
+    let v = view_until(&mut fac, |v| !v.help.is_empty()).await?;
+    assert_eq!(v.help[0].room, "room-1");
+    assert_eq!(fac.command(to("room-2")).await?, Ok(()));
+    let v = view_until(&mut fac, |v| v.help.iter().all(|h| h.room != "room-1")).await?;
+    assert_eq!(v.help.len(), 1);
+    assert_eq!(v.help[0].room, "room-2", "the request moved with Ann");
+    server.stop().await;
+    Ok(())
+}

@@ -30,6 +30,7 @@ export const ERROR_MESSAGES = {
   invalid_command: 'That request is not valid.',
   conflict: 'That does not fit the current state of the workshop. The screen now shows the latest state.',
   unavailable: 'The server cannot save right now. Your change is kept and will be retried.',
+  outcome_unknown: 'The server is checking whether your change was saved. It is kept and will be sent again.',
   not_found: 'No workshop has this code. Check the code or ask the facilitator for the link.',
 };
 

@@ -9,8 +9,12 @@
 
 import { applyOp, buildTree, docFromJson, emptyDoc, forkDoc, overlayOp } from './doc.js';
 
-/** Reject codes after which the same op (same id) is sent again later. */
-export const RETRY_CODES = new Set(['rate_limited', 'unavailable']);
+/**
+ * Reject codes after which the same op (same id) is sent again later. After `outcome_unknown`
+ * the op may have been applied: only a resend with the same id can tell (it is acknowledged
+ * with its original seq if it was).
+ */
+export const RETRY_CODES = new Set(['rate_limited', 'unavailable', 'outcome_unknown']);
 
 export class RoomReplica {
   constructor(room) {
