@@ -23,20 +23,7 @@ work=$(mktemp -d)
 # what breaks after a while.
 trap 'kill $(jobs -p) 2>/dev/null || true; cp "$work"/*.log "$out"/ 2>/dev/null || true; rm -rf "$work"' EXIT
 
-start() { # start NAME CMD...: runs CMD, waits for its "addr=" line, sets URL and PID
-  local name=$1; shift
-  "$@" > "$work/$name.log" 2>&1 &
-  PID=$!
-  local addr=
-  for _ in $(seq 1 100); do
-    addr=$(grep -o 'addr=[0-9.:]*' "$work/$name.log" | head -1 | cut -d= -f2 || true)
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-  [ -n "$addr" ] || { echo "$name did not start:"; cat "$work/$name.log"; exit 1; }
-  URL="http://$addr"
-}
-plenary() { NO_COLOR=1 RUST_LOG=warn,plenary_server=info exec $bin/plenary --bind 127.0.0.1:0 --data-dir "$work/data-$1" "${@:2}"; }
+source tests/bench/common.sh
 size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
 # sample T NAME:PID:DIR... : one JSON line of what every node and Redis hold now.
