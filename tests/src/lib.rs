@@ -26,6 +26,17 @@ pub mod load;
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A fresh, empty directory under the system temp dir.
+/// The seed of a randomized test: `PLENARY_TEST_SEED` if set, else a random one. Printed, so that
+/// a failure can be rerun with the same seed.
+pub fn test_seed() -> u64 {
+    let seed = std::env::var("PLENARY_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    println!("seed {seed} (rerun with PLENARY_TEST_SEED={seed})");
+    seed
+}
+
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "plenary-test-{name}-{}-{}",

@@ -183,11 +183,7 @@ fn op_frame(room: &str, op: Json) -> String {
 
 #[tokio::test]
 async fn bad_input_is_refused_and_the_server_keeps_serving() -> anyhow::Result<()> {
-    let seed: u64 = std::env::var("PLENARY_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("seed {seed} (rerun with PLENARY_TEST_SEED={seed})");
+    let seed = plenary_tests::test_seed();
     let mut s = Scene::start().await?;
     let room_a = s.room_a.clone();
     let me = s.a.participant.clone();

@@ -347,11 +347,7 @@ async fn redis_restart_rejects_writes_then_resumes() -> anyhow::Result<()> {
 /// (Redis back within the node's wait) and long ones (not).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unavailable_means_not_applied_when_redis_dies_mid_write() -> anyhow::Result<()> {
-    let seed: u64 = std::env::var("PLENARY_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("seed {seed} (rerun with PLENARY_TEST_SEED={seed})");
+    let seed = plenary_tests::test_seed();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut redis = RedisServer::start().await?;
     let nodes = cluster(&redis).await?;

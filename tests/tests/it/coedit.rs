@@ -109,11 +109,7 @@ async fn edit(mut client: Client, seed: u64, room: String) -> anyhow::Result<(Cl
 
 #[tokio::test]
 async fn five_attendees_converge_with_the_server() -> anyhow::Result<()> {
-    let seed: u64 = std::env::var("PLENARY_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("seed {seed} (rerun with PLENARY_TEST_SEED={seed})");
+    let seed = plenary_tests::test_seed();
     let server = TestServer::start().await;
     let created = server.create_workshop("Co-editing").await?;
     let mut fac = server.connect(&created.token).await?;

@@ -68,11 +68,7 @@ async fn write_until_killed(mut client: Client, tag: String) -> Tally {
 
 #[tokio::test]
 async fn sigkill_loses_no_acknowledged_op() -> anyhow::Result<()> {
-    let seed: u64 = std::env::var("PLENARY_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("seed {seed} (rerun with PLENARY_TEST_SEED={seed})");
+    let seed = plenary_tests::test_seed();
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = temp_dir("crash");
     let mut server = Process::start(&dir, ARGS).await?;

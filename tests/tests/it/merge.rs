@@ -80,11 +80,7 @@ async fn type_words(
 
 #[tokio::test]
 async fn members_typing_into_one_note_at_once_all_keep_their_words() -> anyhow::Result<()> {
-    let seed: u64 = std::env::var("PLENARY_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("seed {seed} (rerun with PLENARY_TEST_SEED={seed})");
+    let seed = plenary_tests::test_seed();
     let server = TestServer::start().await;
     let (mut fac, members, room, _) = one_team(&server, 4).await?;
     fac.join(&room).await?;
