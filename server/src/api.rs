@@ -82,6 +82,19 @@ fn unavailable(e: StoreError) -> ApiError {
     )
 }
 
+/// The workshop `id`: 404 `not_found` with `missing` when there is none, 503 `unavailable` when
+/// the shared store cannot tell.
+async fn find_workshop(
+    app: &AppState,
+    id: &str,
+    missing: &'static str,
+) -> Result<std::sync::Arc<crate::workshop::Workshop>, ApiError> {
+    app.workshop(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, missing))
+}
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidCommand, message)
 }
@@ -209,17 +222,7 @@ pub async fn join(
             "no workshop has this join code",
         ));
     };
-    let workshop = app
-        .workshop(&workshop_id)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::NotFound,
-                "the workshop is gone",
-            )
-        })?;
+    let workshop = find_workshop(&app, &workshop_id, "the workshop is gone").await?;
     let participant = workshop
         .add_participant(format!("p-{}", random_id(10)), name, role)
         .await?;
@@ -291,17 +294,7 @@ pub async fn summary(
     headers: HeaderMap,
 ) -> Result<Json<Summary>, ApiError> {
     let claims = authorize(&app, &headers, &id)?;
-    let workshop = app
-        .workshop(&id)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::NotFound,
-                "no such workshop",
-            )
-        })?;
+    let workshop = find_workshop(&app, &id, "no such workshop").await?;
     if workshop.participant(&claims.p).is_none() {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

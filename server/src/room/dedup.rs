@@ -74,19 +74,22 @@ impl DedupWindow {
             })
     }
 
-    pub(crate) fn contains(&self, id: &str) -> bool {
-        self.get(id).is_some()
-    }
-
-    /// Adds the newest op, evicting the oldest when the window is full. The id must not be in
-    /// the window already (the room checks with [`DedupWindow::get`] first).
+    /// Adds the newest op, evicting the oldest when the window is full. An id already in the
+    /// window is left as it is (the first seq stays the answer): one hash serves both checks.
     pub(crate) fn push(&mut self, id: String, seq: u64, participant: &str) {
-        debug_assert!(!self.contains(&id), "op id {id} is in the window already");
+        let hash = self.hasher.hash_one(id.as_str());
+        let (entries, first) = (&self.entries, self.first);
+        if self
+            .index
+            .find(hash, |&pos| *entries[slot(pos, first)].id == *id)
+            .is_some()
+        {
+            return;
+        }
         if self.entries.len() == self.limit {
             self.pop_front();
         }
         let participant = self.name(participant);
-        let hash = self.hasher.hash_one(id.as_str());
         let pos = self.first.wrapping_add(self.entries.len() as u32);
         self.entries.push_back(Entry {
             id: id.into_boxed_str(),
@@ -199,6 +202,9 @@ mod tests {
         assert_eq!(w.get(&id(3)), Some((30, "bob")));
         assert_eq!(w.get(&id(4)), Some((40, "ann")));
         assert_eq!(w.get(&id(5)), Some((50, "bob")));
+        // An id already in the window keeps its first seq and sender.
+        w.push(id(5), 60, "ann");
+        assert_eq!((w.len(), w.get(&id(5))), (3, Some((50, "bob"))));
         let newest: Vec<_> = w.newest(2).map(|(i, s, p)| (i.to_owned(), s, p)).collect();
         assert_eq!(newest, vec![(id(4), 40, "ann"), (id(5), 50, "bob")]);
     }

@@ -966,9 +966,7 @@ impl Room {
 
     /// Adds an op to the dedup window, unless its id is there already.
     fn remember(&mut self, op_id: String, seq: u64, participant: &str) {
-        if !self.dedup.contains(&op_id) {
-            self.dedup.push(op_id, seq, participant);
-        }
+        self.dedup.push(op_id, seq, participant);
     }
 
     fn send_to(&self, conn: ConnId, frame: Utf8Bytes) {
