@@ -76,14 +76,20 @@ test('two attendees co-edit and reorder a backlog live', async () => {
   await sameOrder(ada, afterDrag);
 
   // Concurrent moves of two different stories converge to the same order on both sides.
+  // The clicks come first, one after the other, while the list is still: a click lands where the
+  // row was, and a row a teammate's move shifts under the pointer would take the click instead.
+  // A click also ends any drag session the page might still track.
+  const adaRow = ada.locator('.story-row', { hasText: 'Export backlog as CSV' });
+  const boRow = bo.locator('.story-row', { hasText: 'Invite a co-trainer by link' });
+  await adaRow.click();
+  await boRow.click();
   await Promise.all([
     (async () => {
-      // A click (which also focuses the row) ends any drag session the page might still track.
-      await ada.locator('.story-row', { hasText: 'Export backlog as CSV' }).click();
+      await adaRow.focus();
       await ada.keyboard.press('Alt+Home');
     })(),
     (async () => {
-      await bo.locator('.story-row', { hasText: 'Invite a co-trainer by link' }).click();
+      await boRow.focus();
       await bo.keyboard.press('Alt+End');
     })(),
   ]);
