@@ -190,7 +190,9 @@ impl Load {
             }
             command(&mut fac, Command::AssignAuto).await?;
             command(&mut fac, Command::OpenBreakouts).await?;
-            let timebox_secs = self.config.duration.as_secs() * 20 + 600;
+            // Longer than any run (stepup counts many phases), within the server's 24-hour cap.
+            let timebox_secs = (self.config.duration.as_secs() * 20 + 600)
+                .min(plenary_server::workshop::MAX_TIMEBOX_SECS);
             let exercise = Command::BroadcastExercise {
                 title: "Refine the backlog".into(),
                 instructions: "Write and order stories".into(),
