@@ -117,6 +117,11 @@ impl fmt::Display for ErrorCode {
 pub mod close {
     /// Normal closure (the client said goodbye).
     pub const NORMAL: u16 = 1000;
+    /// A frame broke the WebSocket protocol (an unmasked frame, a reserved opcode, a control
+    /// frame over 125 bytes, ...).
+    pub const WS_PROTOCOL: u16 = 1002;
+    /// A text message was not valid UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// A frame exceeded the inbound size limit.
     pub const TOO_BIG: u16 = 1009;
     /// The server is shutting down or restarting: reconnect (with backoff) and resume.

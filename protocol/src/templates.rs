@@ -1,7 +1,8 @@
 //! Exercise templates as ops, and a room's progress summary.
 //!
 //! Template objects have fixed ids and their ops fixed op ids, so seeding a template twice, or on
-//! two nodes racing, creates nothing new: the objects exist and the op ids are known.
+//! two nodes racing, creates nothing new: the objects exist and the op ids are known. Those ids
+//! are the server's ([`TEMPLATE_OBJECT_PREFIX`]): no member can take one first.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,9 @@ pub const SERVER_CLIENT: &str = "server";
 /// Op id prefixes of the server's own ops (template seeds, automatic reveals): a client op with
 /// one of them is refused, so a client can never take an id the server will need.
 pub const SERVER_OP_PREFIXES: &[&str] = &["seed.", "server-"];
+/// Object id prefix of the templates' objects: a client may not create an object with it, so
+/// that a template is always seeded in full.
+pub const TEMPLATE_OBJECT_PREFIX: &str = "tpl.";
 
 fn title_of(section: &str) -> &'static str {
     match section {
@@ -31,7 +35,9 @@ fn title_of(section: &str) -> &'static str {
 }
 
 /// The ops that seed `template` into `doc`, skipping objects that already exist (or existed).
-/// Stamps start just above the document clock.
+/// A Vision Board section is skipped only while the board has a section of that kind (whoever
+/// created it); one that a member deleted comes back under the next free id, since a deleted id
+/// stays deleted. Stamps start just above the document clock.
 pub fn seed_ops(doc: &Doc, template: Template) -> Vec<Op> {
     let mut wanted: Vec<(String, &str, BTreeMap<String, Value>)> = Vec::new();
     match template {
@@ -80,9 +86,21 @@ pub fn seed_ops(doc: &Doc, template: Template) -> Vec<Op> {
     let mut clock = doc.clock;
     let mut ops = Vec::new();
     for (id, ty, fields) in wanted {
-        if doc.objects.contains_key(&id) || doc.tombstones.contains(&id) {
+        let id = if ty == "vision_section" {
+            let kind = fields.get("section");
+            let present = doc
+                .objects
+                .values()
+                .any(|o| o.ty == ty && o.fields.get("section").map(|f| &f.value) == kind);
+            match free_id(doc, &id) {
+                Some(free) if !present => free,
+                _ => continue,
+            }
+        } else if doc.objects.contains_key(&id) || doc.tombstones.contains(&id) {
             continue;
-        }
+        } else {
+            id
+        };
         let pos = fractional::between(last_pos.as_deref(), None)
             .or_else(|_| fractional::between(None, None))
             .expect("between(None, None) always succeeds");
@@ -101,6 +119,13 @@ pub fn seed_ops(doc: &Doc, template: Template) -> Vec<Op> {
         last_pos = Some(pos);
     }
     ops
+}
+
+/// `base`, or `base.2`, `base.3`... : the first id that no object has or had.
+fn free_id(doc: &Doc, base: &str) -> Option<String> {
+    std::iter::once(base.to_owned())
+        .chain((2..100).map(|n| format!("{base}.{n}")))
+        .find(|id| !doc.objects.contains_key(id) && !doc.tombstones.contains(id))
 }
 
 /// How far a team is: what the facilitator's overview shows per room.

@@ -572,6 +572,43 @@ fn deleted_template_objects_are_not_seeded_again() {
     assert!(seed_ops(&doc, Template::Backlog).is_empty());
 }
 
+/// A Vision Board section deleted by a member comes back when the template is broadcast again
+/// (under a new id: a deleted id stays deleted), and a section of that kind that a member made
+/// counts as present.
+#[test]
+fn vision_board_sections_are_seeded_in_full_again() {
+    let mut doc = Doc::new();
+    seed(&mut doc, Template::VisionBoard);
+    let delete = op(
+        doc.clock + 1,
+        OpKind::Delete {
+            object: "tpl.vision.needs".into(),
+        },
+    );
+    assert!(doc.apply(&delete));
+    assert_eq!(seed(&mut doc, Template::VisionBoard), 1);
+    assert_eq!(
+        doc.objects["tpl.vision.needs.2"].get("section"),
+        Some(&text("needs"))
+    );
+    assert!(
+        seed_ops(&doc, Template::VisionBoard).is_empty(),
+        "in full again"
+    );
+
+    let mut doc = Doc::new();
+    let mine = OpKind::Create {
+        object: "my-needs".into(),
+        ty: "vision_section".into(),
+        parent: ROOT.into(),
+        pos: "a0".into(),
+        fields: BTreeMap::from([("section".to_owned(), text("needs"))]),
+    };
+    assert!(doc.apply(&op(1, mine)));
+    assert_eq!(seed(&mut doc, Template::VisionBoard), 4);
+    assert!(!doc.objects.contains_key("tpl.vision.needs"));
+}
+
 #[test]
 fn progress_counts_visible_objects() {
     let mut doc = Doc::new();

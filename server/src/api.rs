@@ -354,8 +354,8 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
         if !redis.healthy() {
             return (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable").into_response();
         }
-    } else if !app.0.store.ready() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response();
+    } else if let Err(why) = app.0.store.ready() {
+        return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
     }
     "ready".into_response()
 }

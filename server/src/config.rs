@@ -92,7 +92,8 @@ pub struct Config {
     #[arg(long, env = "PLENARY_SYNC", value_enum, default_value = "normal")]
     pub sync: crate::sqlite::Sync,
 
-    /// Size cap of the embedded store in MiB; writes beyond it are refused with `unavailable`.
+    /// Size cap of the embedded store (database and write-ahead log together) in MiB; writes
+    /// beyond it are refused with `unavailable`.
     #[arg(long, env = "PLENARY_MAX_DB_MIB")]
     pub max_db_mib: Option<u64>,
 

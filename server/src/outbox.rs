@@ -5,6 +5,11 @@
 //! connection as a slow consumer and queues a close frame instead (policy: close with
 //! [`close::SLOW_CONSUMER`], the client reconnects and catches up). Nothing is dropped
 //! silently. One writer task drains the queue into the socket.
+//!
+//! Snapshots and catch-up ops, which answer joins, go outside that bound
+//! ([`Outbox::push_unbounded`]) but within a budget of their own, [`UNBOUNDED_FACTOR`] times the
+//! bound: one of them always fits, so no room is too big to join, and a client that sends joins
+//! without reading the answers is closed like any slow consumer.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -13,6 +18,10 @@ use axum::extract::ws::Utf8Bytes;
 use plenary_protocol::close;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+/// Frames outside the bound may queue up to this many times the bound in all (always at least
+/// one frame): 16 MiB at the default 1 MiB.
+pub const UNBOUNDED_FACTOR: usize = 16;
 
 /// What the writer task sends next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,9 +45,39 @@ pub enum PushError {
 #[derive(Debug, Default)]
 struct Queue {
     frames: VecDeque<Frame>,
+    /// Bytes of the queued `Text` frames (the bound).
     bytes: usize,
+    /// Bytes of the queued `Unbounded` frames (their budget).
+    unbounded_bytes: usize,
     /// Set once a close frame is queued; later pushes are refused.
     closing: bool,
+    /// The code of that close frame.
+    close_code: Option<u16>,
+}
+
+impl Queue {
+    fn pop_front(&mut self) -> Option<Frame> {
+        let frame = self.frames.pop_front()?;
+        match &frame {
+            Frame::Text(t) => self.bytes -= t.len(),
+            Frame::Unbounded(t) => self.unbounded_bytes -= t.len(),
+            Frame::Close(..) => {}
+        }
+        Some(frame)
+    }
+
+    /// Drops what is queued and queues the slow-consumer close instead.
+    fn overflow(&mut self) {
+        // The client will resync from its resume point anyway, and the close frame should not
+        // wait behind a megabyte of stale updates.
+        self.frames.clear();
+        self.bytes = 0;
+        self.unbounded_bytes = 0;
+        self.closing = true;
+        self.close_code = Some(close::SLOW_CONSUMER);
+        self.frames
+            .push_back(Frame::Close(close::SLOW_CONSUMER, "slow consumer"));
+    }
 }
 
 #[derive(Debug)]
@@ -74,13 +113,7 @@ impl Outbox {
             return Err(PushError::Closed);
         }
         if q.bytes + text.len() > self.0.limit {
-            // Drop what is queued: the client will resync from its resume point anyway, and
-            // the close frame should not wait behind a megabyte of stale updates.
-            q.frames.clear();
-            q.bytes = 0;
-            q.closing = true;
-            q.frames
-                .push_back(Frame::Close(close::SLOW_CONSUMER, "slow consumer"));
+            q.overflow();
             drop(q);
             self.0.notify.notify_one();
             self.0.closed.cancel();
@@ -93,13 +126,24 @@ impl Outbox {
         Ok(())
     }
 
-    /// Queues a frame that does not count toward the bound: a snapshot, which the client asked
-    /// for and whose size the room limits bound. Later frames still overflow as usual.
+    /// Queues a frame that does not count toward the bound: a snapshot or catch-up op, which
+    /// the client asked for and whose size the room limits bound. Such frames have a budget of
+    /// their own ([`UNBOUNDED_FACTOR`] times the bound); the first one queued always fits, and
+    /// one beyond the budget closes the connection as a slow consumer.
     pub fn push_unbounded(&self, text: Utf8Bytes) -> Result<(), PushError> {
         let mut q = self.0.queue.lock().expect("outbox lock poisoned");
         if q.closing {
             return Err(PushError::Closed);
         }
+        let budget = self.0.limit.saturating_mul(UNBOUNDED_FACTOR);
+        if q.unbounded_bytes > 0 && q.unbounded_bytes + text.len() > budget {
+            q.overflow();
+            drop(q);
+            self.0.notify.notify_one();
+            self.0.closed.cancel();
+            return Err(PushError::Overflow);
+        }
+        q.unbounded_bytes += text.len();
         q.frames.push_back(Frame::Unbounded(text));
         drop(q);
         self.0.notify.notify_one();
@@ -113,6 +157,7 @@ impl Outbox {
             return;
         }
         q.closing = true;
+        q.close_code = Some(code);
         q.frames.push_back(Frame::Close(code, reason));
         drop(q);
         self.0.notify.notify_one();
@@ -122,6 +167,15 @@ impl Outbox {
     /// Cancelled once a close frame is queued (by [`Outbox::close`] or an overflow).
     pub fn closed(&self) -> &CancellationToken {
         &self.0.closed
+    }
+
+    /// The code of the close frame queued (or sent), once there is one.
+    pub fn close_code(&self) -> Option<u16> {
+        self.0
+            .queue
+            .lock()
+            .expect("outbox lock poisoned")
+            .close_code
     }
 
     pub fn is_closing(&self) -> bool {
@@ -138,10 +192,7 @@ impl Outbox {
         loop {
             {
                 let mut q = self.0.queue.lock().expect("outbox lock poisoned");
-                if let Some(frame) = q.frames.pop_front() {
-                    if let Frame::Text(t) = &frame {
-                        q.bytes -= t.len();
-                    }
+                if let Some(frame) = q.pop_front() {
                     return frame;
                 }
             }
@@ -154,12 +205,9 @@ impl Outbox {
     pub fn pop_ready(&self, batch: &mut Vec<Frame>, max: usize) {
         let mut q = self.0.queue.lock().expect("outbox lock poisoned");
         while batch.len() < max && !matches!(batch.last(), Some(Frame::Close(..))) {
-            let Some(frame) = q.frames.pop_front() else {
+            let Some(frame) = q.pop_front() else {
                 break;
             };
-            if let Frame::Text(t) = &frame {
-                q.bytes -= t.len();
-            }
             batch.push(frame);
         }
     }
@@ -168,6 +216,7 @@ impl Outbox {
     pub fn drain(&self) -> Vec<Frame> {
         let mut q = self.0.queue.lock().expect("outbox lock poisoned");
         q.bytes = 0;
+        q.unbounded_bytes = 0;
         q.frames.drain(..).collect()
     }
 }
@@ -184,6 +233,26 @@ mod tests {
         assert_eq!(outbox.queued_bytes(), 10);
         assert_eq!(outbox.push("1".into()), Err(PushError::Overflow));
         assert_eq!(outbox.push("1".into()), Err(PushError::Closed));
+        assert_eq!(
+            outbox.drain(),
+            vec![Frame::Close(close::SLOW_CONSUMER, "slow consumer")]
+        );
+    }
+
+    #[test]
+    fn frames_outside_the_bound_have_a_budget_of_their_own() {
+        let outbox = Outbox::new(10);
+        // The first one always fits, however big; the budget is 16 x 10 bytes.
+        assert_eq!(outbox.push_unbounded("x".repeat(500).into()), Ok(()));
+        assert_eq!(outbox.push("12345".into()), Ok(()), "the bound is apart");
+        assert!(matches!(
+            outbox.drain().as_slice(),
+            [Frame::Unbounded(_), Frame::Text(_)]
+        ));
+        for _ in 0..16 {
+            assert_eq!(outbox.push_unbounded("0123456789".into()), Ok(()));
+        }
+        assert_eq!(outbox.push_unbounded("x".into()), Err(PushError::Overflow));
         assert_eq!(
             outbox.drain(),
             vec![Frame::Close(close::SLOW_CONSUMER, "slow consumer")]

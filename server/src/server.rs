@@ -20,6 +20,10 @@ use crate::{api, web, ws};
 
 /// Largest JSON body the REST API accepts.
 const MAX_BODY_BYTES: usize = 16 * 1024;
+/// How long shutdown waits, after the drain, for the store's last commit and checkpoint and
+/// for the Redis tasks (the units in deploy/ give the whole stop 15 s: 5 s of drain, this, and
+/// a second for what the drain's end aborts).
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn router(app: AppState) -> Router {
     let hsts = app
@@ -118,6 +122,8 @@ pub async fn run(
         }
     };
     let tracker = app.0.tracker.clone();
+    let (store, redis) = (app.0.store.clone(), app.0.redis.clone());
+    let drain_expired = app.0.drain_expired.clone();
     info!(addr = %listener.local_addr()?, "plenary listening");
     // Small frames go out at once: without TCP_NODELAY a second frame in a row waits for the
     // first one's ACK (Nagle plus delayed ACK, about 40 ms).
@@ -133,6 +139,23 @@ pub async fn run(
             remaining = tracker.len(),
             "drain timeout: closing remaining connections"
         );
+        // Writers still stuck on a socket are aborted, and their connections end with them.
+        drain_expired.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(1), tracker.wait()).await;
+    }
+    // Then what runs beside the connections and rooms: the store's threads (after a last
+    // commit and checkpoint) and, with several nodes, the Redis reader and health tasks (they
+    // end on `shutdown`).
+    let stop = async {
+        if let Err(e) = store.close().await {
+            warn!(error = %e.0, "closing the store failed");
+        }
+        if let Some(redis) = redis {
+            redis.stopped().await;
+        }
+    };
+    if tokio::time::timeout(STOP_TIMEOUT, stop).await.is_err() {
+        warn!("the store or the Redis tasks did not stop in time");
     }
     info!("plenary stopped");
     Ok(())

@@ -286,6 +286,8 @@ pub struct Redis {
     /// Streams the reader follows, by key. A std mutex: only map operations under it.
     subs: Mutex<HashMap<String, Sub>>,
     subs_changed: Notify,
+    /// The stream reader and the health check, which end on shutdown; see [`Redis::stopped`].
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 fn err(e: redis::RedisError) -> StoreError {
@@ -318,10 +320,14 @@ impl Redis {
             cas: Script::new(CAS),
             healthy: AtomicBool::new(true),
             subs: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(Vec::new()),
             subs_changed: Notify::new(),
         });
-        tokio::spawn(health_loop(redis.clone(), shutdown.clone()));
-        tokio::spawn(read_loop(redis.clone(), shutdown));
+        let tasks = vec![
+            tokio::spawn(health_loop(redis.clone(), shutdown.clone())),
+            tokio::spawn(read_loop(redis.clone(), shutdown)),
+        ];
+        *redis.tasks.lock().expect("tasks lock") = tasks;
         Ok(redis)
     }
 
@@ -345,6 +351,15 @@ impl Redis {
                 }
                 Err(err(e))
             }
+        }
+    }
+
+    /// Waits until the stream reader and the health check have ended (they do once the
+    /// node's shutdown token is cancelled).
+    pub async fn stopped(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.lock().expect("tasks lock"));
+        for task in tasks {
+            let _ = task.await;
         }
     }
 
@@ -949,8 +964,11 @@ async fn read_loop(redis: Arc<Redis>, shutdown: CancellationToken) {
 
 /// Hands the entries of an XREAD reply to their subscribers.
 fn deliver(redis: &Redis, reply: &Value) {
+    deliver_to(&mut redis.subs.lock().expect("subs lock"), reply);
+}
+
+fn deliver_to(subs: &mut HashMap<String, Sub>, reply: &Value) {
     let Value::Array(streams) = reply else { return };
-    let mut subs = redis.subs.lock().expect("subs lock");
     for stream in streams {
         let Value::Array(pair) = stream else { continue };
         let Some(key) = pair.first().and_then(text) else {
@@ -961,29 +979,36 @@ fn deliver(redis: &Redis, reply: &Value) {
             continue;
         };
         let parsed = parse_entries(entries);
-        let Some(last) = parsed.last().map(|(id, _)| id.clone()) else {
-            continue;
-        };
-        let accepted = match &sub.subscriber {
+        match &sub.subscriber {
             Subscriber::Room(tx) => {
+                let Some(last) = parsed.last().map(|(id, _)| id.clone()) else {
+                    continue;
+                };
                 let batch: Vec<Entry> = parsed
                     .iter()
                     .filter_map(|(id, f)| room_entry(id, f))
                     .collect();
-                tx.try_send(batch).is_ok()
+                // A full room queue keeps its position: the same entries are read again later.
+                if tx.try_send(batch).is_ok() {
+                    sub.last = last;
+                }
             }
-            Subscriber::Workshop(tx) => parsed.iter().all(|(_, f)| {
-                let version = f.get("v").and_then(|v| v.parse().ok()).unwrap_or(0);
-                tx.try_send(WorkshopEvent {
-                    version,
-                    fields: f.clone(),
-                })
-                .is_ok()
-            }),
-        };
-        // A full subscriber keeps its position: the same entries are read again next time.
-        if accepted {
-            sub.last = last;
+            Subscriber::Workshop(tx) => {
+                // Each event moves the position once it is queued: a queue that fills part-way
+                // gets the rest from a later read, and no event twice (a timer event delivered
+                // twice would ring twice on every screen).
+                for (id, f) in &parsed {
+                    let version = f.get("v").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    let event = WorkshopEvent {
+                        version,
+                        fields: f.clone(),
+                    };
+                    if tx.try_send(event).is_err() {
+                        break;
+                    }
+                    sub.last = id.clone();
+                }
+            }
         }
     }
 }
@@ -1005,5 +1030,53 @@ async fn isolate(redis: &Redis, conn: &mut MultiplexedConnection, streams: &[(St
                 sub.quarantined_until = Some(Instant::now() + QUARANTINE);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    /// An XREAD reply for stream `key` with workshop events `<n>-0` of version `n`.
+    fn reply(key: &str, ids: std::ops::RangeInclusive<u64>) -> Value {
+        let entries = ids
+            .map(|n| {
+                let fields = Value::Array(vec![bulk("v"), bulk(&n.to_string())]);
+                Value::Array(vec![bulk(&format!("{n}-0")), fields])
+            })
+            .collect();
+        Value::Array(vec![Value::Array(vec![bulk(key), Value::Array(entries)])])
+    }
+
+    /// Issue #18: a workshop's event queue that filled part-way kept its old position, so the
+    /// events it had taken were read and delivered again.
+    #[test]
+    fn a_workshop_queue_that_fills_part_way_gets_each_event_once() {
+        let (tx, mut rx) = mpsc::channel(3);
+        let mut subs = HashMap::new();
+        let sub = Sub {
+            last: "0-0".into(),
+            subscriber: Subscriber::Workshop(tx),
+            quarantined_until: None,
+        };
+        subs.insert("w".to_owned(), sub);
+        let mut seen = Vec::new();
+        // Like the reader, read from the position each time; the queue takes three at a time.
+        for _ in 0..10 {
+            let from: u64 = subs["w"].last.split('-').next().unwrap().parse().unwrap();
+            if from == 8 {
+                break;
+            }
+            deliver_to(&mut subs, &reply("w", from + 1..=8));
+            while let Ok(event) = rx.try_recv() {
+                seen.push(event.version);
+            }
+        }
+        assert_eq!(seen, (1..=8).collect::<Vec<u64>>());
+        assert_eq!(subs["w"].last, "8-0");
     }
 }

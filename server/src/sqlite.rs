@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use plenary_protocol::{Doc, Op};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
 use crate::store::{
     Dedup, Loaded, RoomRecord, SealedValue, Store, StoreError, StoredOp, Write, WriteFuture,
@@ -38,8 +38,50 @@ pub struct Options {
     pub sync: Sync,
     /// Most writes committed in one transaction; 1 disables group commit (for benchmarks).
     pub max_batch: usize,
-    /// Size cap of the database in MiB; writes beyond it fail with "database or disk is full".
+    /// Size cap of the database and its write-ahead log together, in MiB (see [`Cap`]);
+    /// writes beyond it fail with "database or disk is full".
     pub max_mib: Option<u64>,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// How a `--max-db-mib` cap is shared between the database file and its write-ahead log, which
+/// both take disk: a quarter of the cap (at most 64 MiB) is the WAL's, the rest is the
+/// database's (`max_page_count`). The writer truncates the WAL whenever a commit leaves it
+/// larger than its share, so the two files stay within the cap but for about the pages of the
+/// batch that went over (the `-shm` index, 32 KiB, is not counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cap {
+    /// Bytes the database file may reach.
+    pub db_bytes: u64,
+    /// Bytes the WAL may reach before the writer truncates it.
+    pub wal_bytes: u64,
+}
+
+impl Cap {
+    pub fn new(mib: u64) -> Cap {
+        let total = mib.max(1) * MIB;
+        let wal_bytes = (total / 4).min(64 * MIB);
+        Cap {
+            db_bytes: total - wal_bytes,
+            wal_bytes,
+        }
+    }
+
+    /// Free bytes below which edits can no longer be counted on (`/readyz` says "storage
+    /// full"): four of the largest messages (64 KiB), or a quarter of a small database.
+    pub fn headroom(&self) -> u64 {
+        (self.db_bytes / 4).min(256 * 1024)
+    }
+}
+
+/// What `/readyz` reads of the store, kept by the writer thread.
+#[derive(Debug, Default)]
+struct Health {
+    /// The last commit failed (cleared by the next good one).
+    failed: AtomicBool,
+    /// Less than [`Cap::headroom`] of the cap is free (or the last commit found the cap).
+    full: AtomicBool,
 }
 
 impl Default for Options {
@@ -52,18 +94,28 @@ impl Default for Options {
     }
 }
 
-type Request = (Write, oneshot::Sender<Result<(), StoreError>>);
+/// A write for the writer thread, and where to answer once it is committed (or failed).
+type Pending = (Write, oneshot::Sender<Result<(), StoreError>>);
+
+/// What the writer thread takes.
+enum Request {
+    Write(Pending),
+    /// Commit what came before, complete a last checkpoint (the WAL is emptied), then stop.
+    Stop(oneshot::Sender<()>),
+}
 
 /// The SQLite-backed [`Store`].
 pub struct SqliteStore {
     tx: mpsc::Sender<Request>,
-    /// False after a failed commit, true again after a good one.
-    healthy: Arc<AtomicBool>,
+    health: Arc<Health>,
     /// A read connection for start-up; a std mutex, only used outside async code.
     reader: Mutex<Connection>,
     path: PathBuf,
-    /// The checkpoint thread runs while this is alive.
-    _alive: Arc<()>,
+    /// The checkpoint thread runs while this is alive; [`Store::close`] drops it.
+    alive: Mutex<Option<Arc<()>>>,
+    /// The writer and checkpoint threads, joined by [`Store::close`].
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    checkpoint_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// Time after which the writer completes a checkpoint when no write is waiting...
@@ -154,7 +206,7 @@ fn open_connection(path: &Path, options: &Options) -> Result<Connection, StoreEr
         let page: u64 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .map_err(what)?;
-        let pages = (mib * 1024 * 1024 / page.max(1)).max(1);
+        let pages = (Cap::new(mib).db_bytes / page.max(1)).max(1);
         let _: i64 = conn
             .query_row(&format!("PRAGMA max_page_count={pages}"), [], |r| r.get(0))
             .map_err(what)?;
@@ -185,27 +237,39 @@ impl SqliteStore {
         let checkpointer = open_connection(&path, &options)?;
         let alive = Arc::new(());
         let weak = Arc::downgrade(&alive);
-        std::thread::Builder::new()
+        let checkpoint_thread = std::thread::Builder::new()
             .name("plenary-checkpoint".into())
             .spawn(move || checkpoint_loop(checkpointer, weak))
             .map_err(|e| StoreError(format!("cannot start the checkpoint thread: {e}")))?;
         let reader = open_connection(&path, &options)?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        let healthy = Arc::new(AtomicBool::new(true));
-        let h = healthy.clone();
+        let health = Arc::new(Health::default());
+        let cap = options.max_mib.map(|mib| {
+            let cap = Cap::new(mib);
+            let mut wal = path.clone().into_os_string();
+            wal.push("-wal");
+            (cap, PathBuf::from(wal))
+        });
+        if let Some((cap, _)) = &cap {
+            // A store reopened under a smaller cap may start out full.
+            watch_cap(&writer, cap, &health, false);
+        }
+        let h = health.clone();
         let max_batch = options.max_batch.max(1);
 
-        std::thread::Builder::new()
+        let writer_thread = std::thread::Builder::new()
             .name("plenary-store".into())
-            .spawn(move || write_loop(writer, tracker, rx, h, max_batch))
+            .spawn(move || write_loop(writer, tracker, rx, h, max_batch, cap))
             .map_err(|e| StoreError(format!("cannot start the store thread: {e}")))?;
         info!(path = %path.display(), sync = ?options.sync, "store opened");
         Ok(SqliteStore {
             tx,
-            healthy,
+            health,
             reader: Mutex::new(reader),
             path,
-            _alive: alive,
+            alive: Mutex::new(Some(alive)),
+            writer_thread: Mutex::new(Some(writer_thread)),
+            checkpoint_thread: Mutex::new(Some(checkpoint_thread)),
         })
     }
 
@@ -443,35 +507,48 @@ fn write_loop(
     mut conn: Connection,
     mut tracker: Tracker,
     mut rx: mpsc::Receiver<Request>,
-    healthy: Arc<AtomicBool>,
+    health: Arc<Health>,
     max_batch: usize,
+    cap: Option<(Cap, PathBuf)>,
 ) {
-    let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
+    let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     let mut last_checkpoint = Instant::now();
     let mut last_trim = Instant::now();
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < max_batch {
+    let mut stop = None;
+    while stop.is_none() {
+        match rx.blocking_recv() {
+            Some(Request::Write(w)) => batch.push(w),
+            Some(Request::Stop(done)) => stop = Some(done),
+            None => break,
+        }
+        while stop.is_none() && batch.len() < max_batch {
             match rx.try_recv() {
-                Ok(r) => batch.push(r),
+                Ok(Request::Write(w)) => batch.push(w),
+                Ok(Request::Stop(done)) => stop = Some(done),
                 Err(_) => break,
             }
         }
+        if batch.is_empty() {
+            continue;
+        }
         let started = Instant::now();
         let result = commit(&mut conn, &mut tracker, batch.iter().map(|(w, _)| w));
+        let hit_cap = matches!(&result, Err(CommitError { full: true, .. }));
+        let result = result.map_err(|e| e.error);
         let took = started.elapsed();
         if took > SLOW {
             debug!(?took, writes = batch.len(), "slow commit");
         }
-        match &result {
-            Ok(()) => healthy.store(true, Ordering::Relaxed),
-            Err(e) => {
-                healthy.store(false, Ordering::Relaxed);
-                error!(error = %e, writes = batch.len(), "store commit failed");
-            }
+        health.failed.store(result.is_err(), Ordering::Relaxed);
+        if let Err(e) = &result {
+            error!(error = %e, writes = batch.len(), "store commit failed");
         }
         for (_, reply) in batch.drain(..) {
             let _ = reply.send(result.clone());
+        }
+        if let Some((cap, wal)) = &cap {
+            watch_cap(&conn, cap, &health, hit_cap);
+            truncate_wal_over(&conn, cap, wal);
         }
         if last_trim.elapsed() >= TRIM_EVERY {
             let started = Instant::now();
@@ -479,7 +556,13 @@ fn write_loop(
                 .prepare_cached("DELETE FROM log WHERE id < ?1")
                 .and_then(|mut s| s.execute([tracker.trim_below()]))
             {
-                Ok(ops) => debug!(took = ?started.elapsed(), ops, "log trimmed"),
+                Ok(ops) => {
+                    debug!(took = ?started.elapsed(), ops, "log trimmed");
+                    if let Some((cap, _)) = &cap {
+                        // Trimming frees pages: the store may take edits again.
+                        watch_cap(&conn, cap, &health, false);
+                    }
+                }
                 Err(e) => debug!(error = %e, "trimming the log failed; will retry"),
             }
             last_trim = Instant::now();
@@ -497,6 +580,79 @@ fn write_loop(
             }
             last_checkpoint = Instant::now();
         }
+    }
+    // Stopping (or every sender gone): whatever arrived after the stop order is refused, and a
+    // last TRUNCATE checkpoint leaves the database file complete on its own.
+    rx.close();
+    while let Ok(request) = rx.try_recv() {
+        if let Request::Write((_, reply)) = request {
+            let _ = reply.send(Err(StoreError("the store is closing".into())));
+        }
+    }
+    match checkpoint_truncate(&conn) {
+        Ok(true) => debug!("last checkpoint completed"),
+        Ok(false) => warn!("last checkpoint incomplete: the WAL is kept and read back at start"),
+        Err(e) => {
+            warn!(error = %e, "last checkpoint failed: the WAL is kept and read back at start")
+        }
+    }
+    drop(conn);
+    if let Some(done) = stop {
+        let _ = done.send(());
+    }
+}
+
+/// Marks the store full when the last commit found no room (`hit_cap`) or less than
+/// [`Cap::headroom`] of the database's share is free (pages on the free list, left by
+/// trimming, count as free), and not full again once trimming or a larger cap made room.
+fn watch_cap(conn: &Connection, cap: &Cap, health: &Health, hit_cap: bool) {
+    match free_bytes(conn) {
+        Ok(free) => health
+            .full
+            .store(hit_cap || free < cap.headroom(), Ordering::Relaxed),
+        Err(e) => debug!(error = %e, "cannot read the store's free space"),
+    }
+}
+
+/// Bytes the database may still grow by: pages below `max_page_count`, plus free-list pages.
+fn free_bytes(conn: &Connection) -> rusqlite::Result<u64> {
+    let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0));
+    let page = pragma("page_size")?;
+    let unused = pragma("max_page_count")? - pragma("page_count")? + pragma("freelist_count")?;
+    Ok((unused.max(0) * page) as u64)
+}
+
+/// A TRUNCATE checkpoint from the writer thread: copies the whole WAL into the database and
+/// empties the WAL file. Nothing else writes; a checkpoint of the background thread makes it
+/// busy at once (SQLite does not wait for the checkpoint lock, it answers busy = 1), so it tries
+/// a few times. Whether it completed.
+fn checkpoint_truncate(conn: &Connection) -> rusqlite::Result<bool> {
+    for _ in 0..5 {
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy == 0 {
+            return Ok(true);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(false)
+}
+
+/// Truncates the WAL when a commit left it larger than its share of the cap.
+fn truncate_wal_over(conn: &Connection, cap: &Cap, wal: &Path) {
+    let size = std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0);
+    if size <= cap.wal_bytes {
+        return;
+    }
+    let started = Instant::now();
+    match checkpoint_truncate(conn) {
+        Ok(true) => {
+            debug!(took = ?started.elapsed(), size, "WAL over its share of the cap: truncated")
+        }
+        Ok(false) => debug!(
+            size,
+            "WAL over its share of the cap, checkpoint busy; will retry after the next commit"
+        ),
+        Err(e) => debug!(error = %e, "truncating the WAL failed; will retry after the next commit"),
     }
 }
 
@@ -567,13 +723,25 @@ fn write_sealed(
     Ok(())
 }
 
+/// A failed commit, and whether it failed for lack of room (the size cap, or a full disk).
+struct CommitError {
+    error: StoreError,
+    full: bool,
+}
+
 fn commit<'a>(
     conn: &mut Connection,
     tracker: &mut Tracker,
     writes: impl Iterator<Item = &'a Write>,
-) -> Result<(), StoreError> {
-    let e = |e: rusqlite::Error| StoreError(e.to_string());
-    let json = |x: serde_json::Error| StoreError(x.to_string());
+) -> Result<(), CommitError> {
+    let e = |e: rusqlite::Error| CommitError {
+        full: e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+        error: StoreError(e.to_string()),
+    };
+    let json = |x: serde_json::Error| CommitError {
+        full: false,
+        error: StoreError(x.to_string()),
+    };
     let tx = conn.transaction().map_err(e)?;
     let mut stored = Vec::new();
     for write in writes {
@@ -665,7 +833,7 @@ impl Store for SqliteStore {
         let tx = self.tx.clone();
         Box::pin(async move {
             let (reply, rx) = oneshot::channel();
-            tx.send((write, reply))
+            tx.send(Request::Write((write, reply)))
                 .await
                 .map_err(|_| StoreError("the store thread has stopped".into()))?;
             rx.await
@@ -799,8 +967,47 @@ impl Store for SqliteStore {
         Ok(loaded)
     }
 
-    fn ready(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed) && !self.tx.is_closed()
+    fn close(&self) -> WriteFuture {
+        let tx = self.tx.clone();
+        let alive = self.alive.lock().expect("store lock poisoned").take();
+        let take = |t: &Mutex<Option<std::thread::JoinHandle<()>>>| {
+            t.lock().expect("store lock poisoned").take()
+        };
+        let (writer, checkpointer) = (take(&self.writer_thread), take(&self.checkpoint_thread));
+        let join = |thread: Option<std::thread::JoinHandle<()>>| async move {
+            if let Some(thread) = thread {
+                tokio::task::spawn_blocking(move || thread.join())
+                    .await
+                    .map_err(|e| StoreError(format!("joining a store thread: {e}")))?
+                    .map_err(|_| StoreError("a store thread panicked".into()))?;
+            }
+            Ok::<(), StoreError>(())
+        };
+        Box::pin(async move {
+            // The background checkpoints stop first, so that the writer's last checkpoint does
+            // not find one running (SQLite does not wait for the checkpoint lock).
+            drop(alive);
+            join(checkpointer).await?;
+            let (done, stopped) = oneshot::channel();
+            // A send that fails means the writer has stopped already.
+            if tx.send(Request::Stop(done)).await.is_ok() {
+                let _ = stopped.await;
+            }
+            join(writer).await
+        })
+    }
+
+    fn ready(&self) -> Result<(), &'static str> {
+        // Full first: a commit that found the cap also failed, and "full" says what to do.
+        if self.tx.is_closed() {
+            Err("storage unavailable")
+        } else if self.health.full.load(Ordering::Relaxed) {
+            Err("storage full")
+        } else if self.health.failed.load(Ordering::Relaxed) {
+            Err("storage unavailable")
+        } else {
+            Ok(())
+        }
     }
 }
 

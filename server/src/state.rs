@@ -32,6 +32,8 @@ pub struct Shared {
     pub connections: Arc<Semaphore>,
     pub next_conn: AtomicU64,
     pub shutdown: CancellationToken,
+    /// Cancelled when shutdown's drain timeout has passed: what still runs is then aborted.
+    pub drain_expired: CancellationToken,
     /// Every connection and room task, awaited (with a bound) on shutdown.
     pub tracker: TaskTracker,
     pub store: Arc<dyn Store>,
@@ -86,6 +88,7 @@ impl AppState {
             codes: DashMap::new(),
             next_conn: AtomicU64::new(1),
             shutdown,
+            drain_expired: CancellationToken::new(),
             tracker: TaskTracker::new(),
             store,
             redis,

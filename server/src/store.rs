@@ -126,8 +126,12 @@ pub trait Store: Send + Sync + 'static {
     /// Reads back everything (at start-up).
     fn load(&self) -> Result<Loaded, StoreError>;
 
-    /// Whether the store can take writes right now (for `/readyz`).
-    fn ready(&self) -> bool;
+    /// Whether the store can take writes right now (for `/readyz`), or why not.
+    fn ready(&self) -> Result<(), &'static str>;
+
+    /// Stops the store at shutdown, once nothing writes any more: writes already queued are
+    /// committed, later ones refused, and the store's threads are joined.
+    fn close(&self) -> WriteFuture;
 }
 
 /// Keeps nothing: for unit tests.
@@ -143,7 +147,11 @@ impl Store for MemoryStore {
         Ok(Loaded::default())
     }
 
-    fn ready(&self) -> bool {
-        true
+    fn ready(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn close(&self) -> WriteFuture {
+        Box::pin(std::future::ready(Ok(())))
     }
 }

@@ -18,7 +18,7 @@ use plenary_protocol::workshop::{
     Command, Exercise, HelpRequest, ParticipantInfo, RoomInfo, RoomKind, Template, TimerState,
     TimerView, WorkshopView, PLENARY,
 };
-use plenary_protocol::{ErrorCode, Member, Op, OpKind, Role, ServerMsg, TimerEvent};
+use plenary_protocol::{ErrorCode, Member, Op, OpKind, Role, ServerMsg, TimerEvent, Value};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -420,7 +420,8 @@ impl Workshop {
         welcome: impl FnOnce(WorkshopView) -> ServerMsg,
     ) {
         let mut state = self.lock();
-        let _ = outbox.push(welcome(state.view(&self.id)).to_json().into());
+        let view = state.view_for(&self.id, &participant.id);
+        let _ = outbox.push(welcome(view).to_json().into());
         state.conns.insert(
             conn,
             Conn {
@@ -506,6 +507,7 @@ impl Workshop {
             return Err("participant is no longer in this workshop".into());
         };
         let staged = state.data.stage.as_deref() == Some(room);
+        check_author(&p.name, op)?;
         if matches!(op.kind, OpKind::Seal { .. }) && p.role != Role::Attendee {
             // Hidden votes are the team's: the facilitator runs the round and reveals it.
             return Err(format!(
@@ -592,16 +594,36 @@ impl Workshop {
         }
     }
 
-    /// Sends the current view to every connection, serialized once.
+    /// Sends the current view to every connection, as [`WorkshopState::view_for`] cuts it for
+    /// each: the facilitators' view and everyone else's are serialized once each, and only a
+    /// participant with a raised hand gets one of their own.
     pub fn broadcast_view(&self) {
         let state = self.lock();
-        let frame: Utf8Bytes = ServerMsg::Workshop {
-            workshop: state.view(&self.id),
-        }
-        .to_json()
-        .into();
+        let full = state.view(&self.id);
+        let frame = |workshop: WorkshopView| -> Utf8Bytes {
+            ServerMsg::Workshop { workshop }.to_json().into()
+        };
+        let mut public = full.clone();
+        public.help.clear();
+        let (full_frame, public_frame) = (frame(full.clone()), frame(public.clone()));
         for conn in state.conns.values() {
-            let _ = conn.outbox.push(frame.clone());
+            let own: Vec<HelpRequest> = full
+                .help
+                .iter()
+                .filter(|h| h.participant == conn.participant)
+                .cloned()
+                .collect();
+            let out = if state.is_facilitator(&conn.participant) {
+                full_frame.clone()
+            } else if own.is_empty() {
+                public_frame.clone()
+            } else {
+                frame(WorkshopView {
+                    help: own,
+                    ..public.clone()
+                })
+            };
+            let _ = conn.outbox.push(out);
         }
     }
 
@@ -706,6 +728,31 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
+/// The field that signs a card (vision notes, Lean Coffee topics, feedback): the server holds
+/// it to the sender's own name, so that nobody posts under someone else's. A card is signed
+/// when it is created, with the name the sender joined with, or left unsigned; the signature
+/// never changes afterwards (a teammate who edits the card does not become its author).
+pub const AUTHOR_FIELD: &str = "author";
+
+fn check_author(name: &str, op: &Op) -> Result<(), String> {
+    match &op.kind {
+        OpKind::Create { fields, .. } => match fields.get(AUTHOR_FIELD) {
+            None | Some(Value::Null) => Ok(()),
+            Some(Value::Text(author)) if author == name => Ok(()),
+            Some(_) => Err(format!(
+                "a card is signed with your own name ({name:?}) or not at all"
+            )),
+        },
+        OpKind::Set { fields, .. } if fields.contains_key(AUTHOR_FIELD) => {
+            Err("a card's author is set when it is created and cannot be changed".into())
+        }
+        OpKind::Text { field, .. } if field == AUTHOR_FIELD => {
+            Err("a card's author is set when it is created and cannot be changed".into())
+        }
+        _ => Ok(()),
+    }
+}
+
 fn check_name(what: &str, s: &str, max: usize) -> Result<(), Refusal> {
     let n = s.trim().chars().count();
     if n == 0 || n > max || s.chars().any(char::is_control) {
@@ -769,6 +816,22 @@ impl WorkshopState {
         }
     }
 
+    fn is_facilitator(&self, participant: &str) -> bool {
+        self.find(participant)
+            .is_some_and(|p| p.role == Role::Facilitator)
+    }
+
+    /// What `participant` may see of the workshop: all of it for a facilitator; anyone else
+    /// sees only their own help request (a help note is a question to the facilitator).
+    pub fn view_for(&self, id: &str, participant: &str) -> WorkshopView {
+        let mut view = self.view(id);
+        if !self.is_facilitator(participant) {
+            view.help.retain(|h| h.participant == participant);
+        }
+        view
+    }
+
+    /// The whole workshop, as a facilitator sees it.
     pub fn view(&self, id: &str) -> WorkshopView {
         let d = &self.data;
         WorkshopView {

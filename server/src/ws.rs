@@ -65,11 +65,23 @@ pub async fn upgrade(
         .on_upgrade(move |socket| tracker.track_future(serve(socket, app, permit)))
 }
 
-/// Whether a read failed because a message exceeded the frame cap. axum does not expose the
-/// tungstenite error type, so this reads its message ("Space limit exceeded: Message too long").
-fn is_too_big(e: &axum::Error) -> bool {
+/// The close code for a read that failed on what the client sent: 1009 for a message over the
+/// cap, 1007 for text that is not UTF-8, 1002 for a frame the WebSocket protocol forbids; `None`
+/// when the connection itself failed. axum does not expose the tungstenite error type, so this
+/// reads its message ("Space limit exceeded: ...", "UTF-8 encoding error: ...", "WebSocket
+/// protocol error: ...").
+fn close_for(e: &axum::Error) -> Option<(u16, &'static str)> {
     let e = e.to_string();
-    e.contains("too long") || e.contains("Space limit")
+    if e.contains("Space limit") || e.contains("too long") {
+        Some((close::TOO_BIG, "message too big"))
+    } else if e.starts_with("UTF-8") {
+        Some((close::INVALID_PAYLOAD, "text is not UTF-8"))
+    } else if e.starts_with("WebSocket protocol error") && !e.contains("without closing handshake")
+    {
+        Some((close::WS_PROTOCOL, "protocol violation"))
+    } else {
+        None
+    }
 }
 
 /// A token bucket per connection.
@@ -154,9 +166,32 @@ async fn serve(socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) 
         debug!(%session, "disconnected");
     }
     outbox.close(close::NORMAL, "bye");
-    // Keep reading (and discarding) until the client answers the close frame, so that unread
-    // input does not make the kernel reset the connection and destroy the close frame before
-    // the client reads it. Bounded: a client that keeps sending is cut off after CLOSE_FLUSH.
+    // The writer ends by itself once its close frame is out (or when a write times out). It is
+    // awaited here, so it is tracked with the connection; once the shutdown's drain timeout has
+    // passed it is aborted, so no writer outlives the drain.
+    let stop_writer = writer.abort_handle();
+    let expired = app.0.drain_expired.clone();
+    let writer_done = async move {
+        tokio::select! {
+            _ = writer => {}
+            _ = expired.cancelled() => stop_writer.abort(),
+        }
+    };
+    let unreadable = matches!(
+        outbox.close_code(),
+        Some(close::TOO_BIG | close::INVALID_PAYLOAD | close::WS_PROTOCOL)
+    );
+    if unreadable {
+        // The rest of the client's input cannot be read (a message over the cap, a protocol
+        // violation). Closing a socket with unread input makes the kernel reset the connection,
+        // which destroys the close frame before the client reads it: once it is out, the socket
+        // stays open, unread, for CLOSE_FLUSH.
+        writer_done.await;
+        tokio::time::sleep(CLOSE_FLUSH).await;
+        return;
+    }
+    // Keep reading (and discarding) until the client answers the close frame, for the same
+    // reason. Bounded: a client that keeps sending is cut off after CLOSE_FLUSH.
     let drain = async {
         while let Some(Ok(message)) = stream.next().await {
             if matches!(message, Message::Close(_)) {
@@ -164,10 +199,7 @@ async fn serve(socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) 
             }
         }
     };
-    let _ = timeout(CLOSE_FLUSH, async {
-        let _ = tokio::join!(writer, drain);
-    })
-    .await;
+    let _ = tokio::join!(timeout(CLOSE_FLUSH, drain), writer_done);
 }
 
 /// Reads the first frame, which must be a valid hello, within the hello deadline.
@@ -198,8 +230,8 @@ async fn hello(
             }
             Ok(None) => return None,
             Ok(Some(Err(e))) => {
-                if is_too_big(&e) {
-                    outbox.close(close::TOO_BIG, "message too big");
+                if let Some((code, reason)) = close_for(&e) {
+                    outbox.close(code, reason);
                 }
                 return None;
             }
@@ -431,8 +463,8 @@ impl Connection {
             let message = match next {
                 None => return,
                 Some(Err(e)) => {
-                    if is_too_big(&e) {
-                        self.outbox.close(close::TOO_BIG, "message too big");
+                    if let Some((code, reason)) = close_for(&e) {
+                        self.outbox.close(code, reason);
                     }
                     debug!(error = %e, "socket error");
                     return;

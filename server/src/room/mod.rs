@@ -7,7 +7,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use plenary_protocol::templates::{self, Progress, SERVER_CLIENT, SERVER_OP_PREFIXES};
+use plenary_protocol::templates::{
+    self, Progress, SERVER_CLIENT, SERVER_OP_PREFIXES, TEMPLATE_OBJECT_PREFIX,
+};
 use plenary_protocol::workshop::Template;
 use plenary_protocol::{
     validate, Doc, ErrorCode, Member, Op, OpKind, SealedEntry, ServerMsg, Value,
@@ -507,6 +509,14 @@ impl Room {
                 ),
             );
         }
+        if let OpKind::Create { object, .. } = &op.kind {
+            if object.starts_with(TEMPLATE_OBJECT_PREFIX) {
+                return Screened::Rejected(
+                    ErrorCode::InvalidOp,
+                    format!("object ids starting with {TEMPLATE_OBJECT_PREFIX} are the server's (exercise templates)"),
+                );
+            }
+        }
         if let Some((seq, by)) = self.dedup.get(&op.id) {
             if by == participant {
                 return Screened::Duplicate(seq);
@@ -929,12 +939,14 @@ impl Room {
     /// Sends a joining connection what it misses: the ops after its resume point when the
     /// epoch matches and the log still holds them, otherwise a snapshot. The connection is added
     /// to the members right after, inside the same actor step, so no op falls in between.
+    /// The catch-up goes outside the outbox's byte bound, within its own budget
+    /// ([`Outbox::push_unbounded`]).
     fn catch_up(&self, outbox: &Outbox, resume: Option<(u64, u64)>) {
         if let Some((epoch, seq)) = resume {
             let oldest = self.log.front().map(|e| e.seq).unwrap_or(self.seq + 1);
             if epoch == self.epoch && seq <= self.seq && seq + 1 >= oldest {
                 for entry in self.log.iter().filter(|e| e.seq > seq) {
-                    // The catch-up log is itself bounded (CATCHUP_MAX_BYTES), so it does not count.
+                    // The catch-up log is itself bounded (CATCHUP_MAX_BYTES).
                     if outbox.push_unbounded(entry.frame.clone()).is_err() {
                         return;
                     }

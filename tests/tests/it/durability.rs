@@ -396,6 +396,110 @@ async fn bad_data_dirs_fail_clearly_at_start_up() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--max-db-mib` caps the database and its write-ahead log together, and `/readyz` says
+/// `storage full` while edits cannot be stored, also after a small write (a REST join, a
+/// command) still fitted (issue #18: the WAL was not counted, and readyz returned to 200).
+#[tokio::test]
+async fn the_size_cap_counts_the_wal_and_readyz_stays_full_while_edits_are_refused(
+) -> anyhow::Result<()> {
+    const CAP_MIB: u64 = 2;
+    let server = TestServer::start_with(|c| {
+        fast(c);
+        c.max_db_mib = Some(CAP_MIB);
+    })
+    .await;
+    let created = server.create_workshop("Cap").await?;
+    let mut fac = server.connect(&created.token).await?;
+    let teams = Command::CreateBreakouts {
+        names: vec!["T".into()],
+    };
+    assert_eq!(fac.command(teams).await?, Ok(()));
+    let (_, token) = server.join(&created.join_code, "Writer").await?;
+    assert_eq!(fac.command(Command::AssignAuto).await?, Ok(()));
+    let mut writer = server.connect(&token).await?;
+    writer.join("room-1").await?;
+    let http = reqwest::Client::new();
+    let (h, url) = (&http, server.url("/readyz"));
+    let url = &url;
+    let ready = move || async move {
+        let res = h.get(url).send().await?;
+        Ok::<_, anyhow::Error>((res.status().as_u16(), res.text().await?))
+    };
+    assert_eq!(ready().await?, (200, "ready".to_owned()));
+
+    let files = |dir: &std::path::Path| {
+        ["plenary.db", "plenary.db-wal"]
+            .iter()
+            .map(|f| std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0))
+            .sum::<u64>()
+    };
+    // Feedback cards: plain text (mergeable notes would reach the room's text history cap
+    // before the store's).
+    let big = "w".repeat(9_000);
+    let card = |id: String| create(&id, "feedback", "root", "a0", &[("text", text(&big))]);
+    let (mut acked, mut largest) = (0usize, 0u64);
+    let mut refused = 0;
+    for i in 0..2_000 {
+        match writer.apply("room-1", card(format!("n{i}"))).await? {
+            Ok(_) => acked += 1,
+            Err(code) => {
+                assert_eq!(code, ErrorCode::Unavailable, "note {i}");
+                // Refused edits: the probe already says why.
+                assert_eq!(ready().await?, (503, "storage full".to_owned()), "note {i}");
+                refused += 1;
+                if refused == 3 {
+                    break;
+                }
+            }
+        }
+        largest = largest.max(files(&server.data_dir));
+    }
+    assert_eq!(refused, 3, "the {CAP_MIB} MiB cap must be reached");
+    // Over the cap by about one batch at most (here one card and its index pages).
+    let cap = CAP_MIB * 1024 * 1024;
+    assert!(
+        largest <= cap + 64 * 1024,
+        "database + WAL reached {largest} bytes under a cap of {cap}"
+    );
+    assert!(acked > 50, "only {acked} cards fitted in {CAP_MIB} MiB");
+
+    // A REST join and a command are small and may still fit; readyz stays 503 all the same,
+    // because edits are still refused.
+    let joined = server.join(&created.join_code, "Late").await.is_ok();
+    let hand = Command::RaiseHand {
+        note: "is the store full?".into(),
+        object: None,
+    };
+    let _ = writer.command(hand).await?;
+    assert_eq!(
+        writer.apply("room-1", card("after".into())).await?,
+        Err(ErrorCode::Unavailable)
+    );
+    assert_eq!(
+        ready().await?,
+        (503, "storage full".to_owned()),
+        "after a join (stored: {joined}) and a command"
+    );
+
+    // Restarted with a larger cap, the store takes edits again and says so.
+    let dir = server.halt().await;
+    let server = TestServer::start_in(dir, |c| {
+        fast(c);
+        c.max_db_mib = Some(4 * CAP_MIB);
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let res = http.get(server.url("/readyz")).send().await?;
+    assert_eq!(res.status().as_u16(), 200);
+    let mut w = server.connect(&token).await?;
+    let (_, _, doc) = w.join("room-1").await?;
+    let cards = doc.objects.values().filter(|o| o.ty == "feedback").count();
+    assert_eq!(cards, acked, "every acknowledged card, and nothing refused");
+    assert!(w.apply("room-1", card("later".into())).await?.is_ok());
+    server.stop().await;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_full_disk_rejects_writes_and_loses_nothing_acknowledged() -> anyhow::Result<()> {
     let server = TestServer::start_with(|c| {

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 use plenary_protocol::workshop::{Command, RoomKind, Template, TimerState, WorkshopView};
-use plenary_protocol::{close, ClientMsg, ErrorCode, OpKind, Role, ServerMsg};
+use plenary_protocol::{close, ClientMsg, ErrorCode, OpKind, Role, ServerMsg, Value};
 use plenary_tests::{
     create, current_view, hello_text, ping, refused_first_frame, send_op, set, text, try_join,
     Client, Created, Ended, TestServer,
@@ -980,6 +980,278 @@ async fn an_evicted_connection_gets_an_answer_to_its_ops() -> anyhow::Result<()>
     // The connections still work.
     for who in [Who::Observer, Who::TeamA, Who::TeamB] {
         ping(c.client(who)).await?;
+    }
+    server.stop().await;
+    Ok(())
+}
+
+/// The `author` of a card (feedback, vision note, Lean Coffee topic) is the sender's own name or
+/// absent, and never changes: nobody posts under someone else's name (issue #18: an observer
+/// signed a card as the trainer). Forged signatures are answered `forbidden` and change nothing.
+#[tokio::test]
+async fn cards_are_signed_with_the_senders_own_name() -> anyhow::Result<()> {
+    let server = TestServer::start_with(unlimited).await;
+    let mut c = Class::new(&server, "Signatures").await?;
+    let room = c.room(Rm::A);
+    c.fac_does(Command::SetStage {
+        room: Some(room.clone()),
+    })
+    .await?;
+    c.a.join(&room).await?;
+    c.obs.join(&room).await?;
+    let signed = |id: &str, ty: &str, pos: &str, author: Option<&str>| {
+        let mut fields = vec![("text", text("a card")), ("title", text("a topic"))];
+        // Each type takes only its own fields.
+        fields.retain(|(f, _)| (*f == "title") == (ty == "lean_coffee_topic"));
+        if let Some(a) = author {
+            fields.push(("author", text(a)));
+        }
+        create(id, ty, "root", pos, &fields)
+    };
+
+    // Accepted: one's own name, or no signature.
+    let ok = [
+        (
+            signed("fb-ada", "feedback", "a0", Some("Ada")),
+            "Ada signs as Ada",
+        ),
+        (
+            signed("fb-none", "feedback", "a1", None),
+            "Ada leaves it unsigned",
+        ),
+        (
+            signed("lc-ada", "lean_coffee_topic", "a2", Some("Ada")),
+            "Ada's topic",
+        ),
+    ];
+    for (kind, what) in ok {
+        assert!(c.a.apply(&room, kind).await?.is_ok(), "{what}");
+    }
+    assert!(
+        c.obs
+            .apply(&room, signed("fb-olu", "feedback", "a3", Some("Olu")))
+            .await?
+            .is_ok(),
+        "the observer signs as Olu"
+    );
+
+    let before = c.doc(Rm::A).await?;
+    let forged = [
+        (
+            Who::TeamA,
+            signed("fb-bo", "feedback", "a4", Some("Bo")),
+            "Ada signs as Bo",
+        ),
+        (
+            Who::TeamA,
+            signed("lc-olu", "lean_coffee_topic", "a5", Some("Olu")),
+            "a topic as Olu",
+        ),
+        (
+            Who::Observer,
+            signed("fb-fac", "feedback", "a6", Some("Ada")),
+            "the observer as Ada",
+        ),
+        (
+            Who::TeamA,
+            signed("fb-empty", "feedback", "a7", Some("")),
+            "an empty signature",
+        ),
+        (
+            Who::TeamA,
+            set("fb-none", &[("author", text("Ada"))]),
+            "signing an unsigned card later",
+        ),
+        (
+            Who::TeamA,
+            set("fb-ada", &[("author", text("Bo"))]),
+            "re-signing Ada's card as Bo",
+        ),
+        (
+            Who::Facilitator,
+            set("fb-olu", &[("author", text("Ada"))]),
+            "the facilitator re-signs",
+        ),
+        (
+            Who::Facilitator,
+            set("fb-ada", &[("author", Value::Null)]),
+            "the facilitator unsigns",
+        ),
+    ];
+    for (who, kind, what) in forged {
+        let result = c.client(who).apply(&room, kind).await?;
+        assert_eq!(result, Err(ErrorCode::Forbidden), "{what}");
+    }
+    let after = c.doc(Rm::A).await?;
+    assert_eq!(after, before, "a refused signature changes nothing");
+    let author = |id: &str| {
+        after.objects[id]
+            .fields
+            .get("author")
+            .map(|f| f.value.clone())
+    };
+    assert_eq!(author("fb-ada"), Some(text("Ada")));
+    assert_eq!(author("fb-none"), None);
+    assert_eq!(author("lc-ada"), Some(text("Ada")));
+    assert_eq!(author("fb-olu"), Some(text("Olu")));
+    // Editing a signed card's text is still everyone's to do (the team's own room).
+    let edit = set("fb-ada", &[("text", text("edited by the team"))]);
+    assert!(c.a.apply(&room, edit).await?.is_ok());
+    server.stop().await;
+    Ok(())
+}
+
+/// Room `r`'s document once `done` holds for it (seeding is asynchronous), or as it is after 5 s.
+async fn doc_until(
+    c: &mut Class,
+    r: Rm,
+    done: impl Fn(&plenary_protocol::Doc) -> bool,
+) -> anyhow::Result<plenary_protocol::Doc> {
+    let mut doc = c.doc(r).await?;
+    for _ in 0..100 {
+        if done(&doc) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        doc = c.doc(r).await?;
+    }
+    Ok(doc)
+}
+
+/// Template objects have ids the server keeps for itself (`tpl.`): a member cannot take one
+/// first, and a Vision Board section a team deleted comes back when the exercise is broadcast
+/// again (issue #18: pre-empting or deleting `tpl.vision.needs` left the template incomplete).
+#[tokio::test]
+async fn templates_are_always_seeded_in_full() -> anyhow::Result<()> {
+    let server = TestServer::start_with(unlimited).await;
+    let mut c = Class::new(&server, "Templates").await?;
+    let room = c.room(Rm::A);
+    c.a.join(&room).await?;
+    let section = |id: &str| {
+        create(
+            id,
+            "vision_section",
+            "root",
+            "a0",
+            &[("section", text("needs"))],
+        )
+    };
+    for id in ["tpl.vision.needs", "tpl.vision.needs.2", "tpl.other"] {
+        let result = c.a.apply(&room, section(id)).await?;
+        assert_eq!(result, Err(ErrorCode::InvalidOp), "{id}");
+    }
+    // The facilitator may not take them either: they are the templates'.
+    c.fac.join(&room).await?;
+    let result = c.fac.apply(&room, section("tpl.vision.needs")).await?;
+    assert_eq!(result, Err(ErrorCode::InvalidOp));
+
+    let broadcast = |room: &str| Command::BroadcastExercise {
+        title: "Vision".into(),
+        instructions: "Fill the board".into(),
+        timebox_secs: 600,
+        template: Some(Template::VisionBoard),
+        rooms: Some(vec![room.to_owned()]),
+        auto_close: false,
+        warning_secs: None,
+    };
+    let sections = |doc: &plenary_protocol::Doc| {
+        let mut kinds: Vec<String> = doc
+            .objects
+            .values()
+            .filter(|o| o.ty == "vision_section")
+            .filter_map(|o| o.fields.get("section").and_then(|f| f.value.as_text()))
+            .map(str::to_owned)
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    let all: Vec<String> = [
+        "business_goals",
+        "needs",
+        "product",
+        "target_group",
+        "vision",
+    ]
+    .map(String::from)
+    .to_vec();
+    c.fac_does(broadcast(&room)).await?;
+    let doc = doc_until(&mut c, Rm::A, |d| sections(d) == all).await?;
+    assert_eq!(sections(&doc), all, "the board is seeded in full");
+
+    // The team deletes a section; the next broadcast brings it back.
+    let delete = OpKind::Delete {
+        object: "tpl.vision.needs".into(),
+    };
+    assert!(c.a.apply(&room, delete).await?.is_ok());
+    assert_eq!(sections(&c.doc(Rm::A).await?).len(), 4);
+    c.fac_does(broadcast(&room)).await?;
+    let doc = doc_until(&mut c, Rm::A, |d| sections(d) == all).await?;
+    assert_eq!(sections(&doc), all, "the deleted section is back");
+    assert!(doc.objects.contains_key("tpl.vision.needs.2"));
+    server.stop().await;
+    Ok(())
+}
+
+/// A help note is a question to the facilitator: facilitators see every request, everyone else
+/// only their own, in the welcome and in every workshop view (issue #18: every participant got
+/// everyone's help notes).
+#[tokio::test]
+async fn help_requests_reach_the_facilitator_and_their_author_only() -> anyhow::Result<()> {
+    let server = TestServer::start_with(unlimited).await;
+    let mut c = Class::new(&server, "Help").await?;
+    let note_a = "we are stuck on the target group";
+    let hand = Command::RaiseHand {
+        note: note_a.into(),
+        object: None,
+    };
+    assert_eq!(c.a.command(hand).await?, Ok(()));
+    let notes = |v: &WorkshopView| v.help.iter().map(|h| h.note.clone()).collect::<Vec<_>>();
+    let v = c.fac.view_until(|v| v.help.len() == 1).await?;
+    assert_eq!(notes(&v), [note_a]);
+    let v = c.a.view_until(|v| v.help.len() == 1).await?;
+    assert_eq!(notes(&v), [note_a], "Ada sees her own request");
+
+    let note_b = "is a feature a need?";
+    let hand = Command::RaiseHand {
+        note: note_b.into(),
+        object: None,
+    };
+    assert_eq!(c.b.command(hand).await?, Ok(()));
+    let v = c.fac.view_until(|v| v.help.len() == 2).await?;
+    assert_eq!(notes(&v), [note_a, note_b]);
+    // A later change everyone sees marks the end of the views to check.
+    c.fac_does(Command::AllowChoice { allow: true }).await?;
+    for (who, own) in [
+        (Who::TeamA, vec![note_a]),
+        (Who::TeamB, vec![note_b]),
+        (Who::Observer, vec![]),
+    ] {
+        let mut seen = Vec::new();
+        c.client(who)
+            .recv_until(|m| match m {
+                ServerMsg::Workshop { workshop } => {
+                    seen.push(notes(workshop));
+                    workshop.allow_choice.then_some(())
+                }
+                _ => None,
+            })
+            .await?;
+        for got in seen {
+            assert!(
+                got.iter().all(|n| own.contains(&n.as_str())),
+                "{who:?} got help notes {got:?}"
+            );
+        }
+    }
+    // The welcome of a new connection is cut the same way.
+    for (token, own) in [
+        (&c.a_token, vec![note_a]),
+        (&c.b_token, vec![note_b]),
+        (&c.obs_token, vec![]),
+        (&c.created.token, vec![note_a, note_b]),
+    ] {
+        let fresh = server.connect(token).await?;
+        assert_eq!(notes(&fresh.view), own);
     }
     server.stop().await;
     Ok(())

@@ -49,7 +49,9 @@ export function describeError(code, serverMessage) {
 export const CLOSE_CODES = {
   1000: { reconnect: 'backoff', message: 'The connection was closed. Reconnecting…' },
   1001: { reconnect: 'backoff', message: 'The server went away. Reconnecting…' },
+  1002: { reconnect: 'backoff', message: 'The connection broke a protocol rule. Reconnecting after a pause…' },
   1006: { reconnect: 'backoff', message: 'The connection was lost. Reconnecting…' },
+  1007: { reconnect: 'backoff', message: 'The server could not read a message from this page. Reconnecting after a pause…' },
   1009: { reconnect: 'backoff', message: 'A change was too large to send and was dropped. Reconnecting…' },
   1011: { reconnect: 'backoff', message: 'The server hit a problem. Reconnecting…' },
   1012: { reconnect: 'retry_ms', message: 'The server is restarting. Reconnecting in a moment…' },
