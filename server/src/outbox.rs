@@ -12,7 +12,7 @@
 //! without reading the answers is closed like any slow consumer.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
 use plenary_protocol::close;
@@ -113,11 +113,7 @@ impl Outbox {
             return Err(PushError::Closed);
         }
         if q.bytes + text.len() > self.0.limit {
-            q.overflow();
-            drop(q);
-            self.0.notify.notify_one();
-            self.0.closed.cancel();
-            return Err(PushError::Overflow);
+            return self.overflow(q);
         }
         q.bytes += text.len();
         q.frames.push_back(Frame::Text(text));
@@ -137,17 +133,22 @@ impl Outbox {
         }
         let budget = self.0.limit.saturating_mul(UNBOUNDED_FACTOR);
         if q.unbounded_bytes > 0 && q.unbounded_bytes + text.len() > budget {
-            q.overflow();
-            drop(q);
-            self.0.notify.notify_one();
-            self.0.closed.cancel();
-            return Err(PushError::Overflow);
+            return self.overflow(q);
         }
         q.unbounded_bytes += text.len();
         q.frames.push_back(Frame::Unbounded(text));
         drop(q);
         self.0.notify.notify_one();
         Ok(())
+    }
+
+    /// Drops what is queued, queues the slow-consumer close and stops the connection's reader.
+    fn overflow(&self, mut q: MutexGuard<'_, Queue>) -> Result<(), PushError> {
+        q.overflow();
+        drop(q);
+        self.0.notify.notify_one();
+        self.0.closed.cancel();
+        Err(PushError::Overflow)
     }
 
     /// Queues a close frame after what is already queued. Idempotent: the first close wins.
