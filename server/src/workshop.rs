@@ -603,25 +603,35 @@ impl Workshop {
         let frame = |workshop: WorkshopView| -> Utf8Bytes {
             ServerMsg::Workshop { workshop }.to_json().into()
         };
-        let mut public = full.clone();
-        public.help.clear();
-        let (full_frame, public_frame) = (frame(full.clone()), frame(public.clone()));
+        // Looked up once, not per connection: a class has thousands of connections.
+        let facilitators: HashSet<&str> = full
+            .participants
+            .iter()
+            .filter(|p| p.role == Role::Facilitator)
+            .map(|p| p.id.as_str())
+            .collect();
+        let mut own: HashMap<&str, Vec<HelpRequest>> = HashMap::new();
+        for h in &full.help {
+            own.entry(h.participant.as_str())
+                .or_default()
+                .push(h.clone());
+        }
+        let public = WorkshopView {
+            help: Vec::new(),
+            ..full.clone()
+        };
+        let public_frame = frame(public.clone());
+        let full_frame = frame(full.clone());
         for conn in state.conns.values() {
-            let own: Vec<HelpRequest> = full
-                .help
-                .iter()
-                .filter(|h| h.participant == conn.participant)
-                .cloned()
-                .collect();
-            let out = if state.is_facilitator(&conn.participant) {
+            let out = if facilitators.contains(conn.participant.as_str()) {
                 full_frame.clone()
-            } else if own.is_empty() {
-                public_frame.clone()
-            } else {
+            } else if let Some(help) = own.get(conn.participant.as_str()) {
                 frame(WorkshopView {
-                    help: own,
+                    help: help.clone(),
                     ..public.clone()
                 })
+            } else {
+                public_frame.clone()
             };
             let _ = conn.outbox.push(out);
         }
