@@ -6,6 +6,12 @@ use plenary_protocol::workshop::Command;
 use plenary_protocol::{close, ClientMsg, ServerMsg, Value};
 use plenary_tests::{create, Client, Ended, TestServer};
 
+/// Rate limits out of the way for tests that send bursts (the rate limit has its own tests).
+fn unlimited(c: &mut plenary_tests::plenary_server::Config) {
+    c.rate_per_sec = 100_000;
+    c.rate_burst = 100_000;
+}
+
 /// One facilitator and `n` attendees all in team room "room-1", each joined to it.
 async fn team(server: &TestServer, n: usize) -> anyhow::Result<(Client, Vec<Client>)> {
     let created = server.create_workshop("Connections").await?;
@@ -33,11 +39,7 @@ async fn team(server: &TestServer, n: usize) -> anyhow::Result<(Client, Vec<Clie
 
 #[tokio::test]
 async fn slow_consumer_is_closed_and_does_not_hold_up_its_room() -> anyhow::Result<()> {
-    let server = TestServer::start_with(|c| {
-        c.rate_per_sec = 100_000;
-        c.rate_burst = 100_000;
-    })
-    .await;
+    let server = TestServer::start_with(unlimited).await;
     let (_fac, mut clients) = team(&server, 3).await?;
     let mut slow = clients.pop().unwrap();
     let mut fast = clients.pop().unwrap();
@@ -273,11 +275,7 @@ async fn sigterm_drains_the_real_binary() -> anyhow::Result<()> {
 /// consumer (issue #18: every join queued a full snapshot, without limit).
 #[tokio::test]
 async fn repeated_joins_stay_within_the_outbox_budget() -> anyhow::Result<()> {
-    let server = TestServer::start_with(|c| {
-        c.rate_per_sec = 100_000;
-        c.rate_burst = 100_000;
-    })
-    .await;
+    let server = TestServer::start_with(unlimited).await;
     let (_fac, mut clients) = team(&server, 2).await?;
     let mut spammer = clients.pop().unwrap();
     let mut writer = clients.pop().unwrap();
