@@ -17,8 +17,9 @@ start() {
   URL="http://$addr"
 }
 
-# plenary NAME ARGS...: the server on a free port with its data in $work/data-NAME.
+# plenary NAME ARGS...: the server on a free port with its data in $work/data-NAME, run under
+# $SOAK_WRAP when set (a command prefix such as `env LD_PRELOAD=...`).
 plenary() {
   NO_COLOR=1 RUST_LOG=warn,plenary_server=info \
-    exec "$bin/plenary" --bind 127.0.0.1:0 --data-dir "$work/data-$1" "${@:2}"
+    exec ${SOAK_WRAP:-} "$bin/plenary" --bind 127.0.0.1:0 --data-dir "$work/data-$1" "${@:2}"
 }

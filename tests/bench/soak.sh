@@ -7,6 +7,12 @@
 # Then tests/bench/soak_plot.py draws the plot and prints the table.
 #
 # Usage: tests/bench/soak.sh [MINUTES] [CONFIGS]   (defaults: 60 "one two")
+# SOAK_ROOMS (200) and SOAK_RATE (2 ops/s per attendee) change the load; SOAK_WRAP prefixes the
+# server command, e.g. SOAK_WRAP="env _RJEM_MALLOC_CONF=stats_print:true" for jemalloc's
+# statistics at exit. A heap profile needs Debian's libjemalloc2 (which has profiling) in place
+# of the built-in allocator: build with `--no-default-features` (the build step below leaves a
+# newer binary alone) and set SOAK_WRAP="env LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+# MALLOC_CONF=prof:true,lg_prof_interval:31,prof_prefix:/tmp/jeprof/node"; read with `jeprof`.
 # Output: target/soak/<config>-{load,samples}.jsonl, target/soak/soak.svg (SOAK_OUT to move it).
 # Run it with nothing else on the machine: the load generator shares the cores with the server.
 set -euo pipefail
@@ -15,6 +21,7 @@ minutes=${1:-60}
 configs=${2:-one two}
 out=${SOAK_OUT:-target/soak}
 rooms=${SOAK_ROOMS:-200}
+rate=${SOAK_RATE:-2}
 cargo build --release -q -p plenary-server -p plenary-tests --bins
 bin=target/release
 mkdir -p "$out"
@@ -58,7 +65,7 @@ soak() {
   : > "$out/$config-samples.jsonl"
   local began=$SECONDS
   sample 0 "$@" >> "$out/$config-samples.jsonl"
-  $bin/loadgen soak --url "$urls" --rooms "$rooms" --per-room 5 --rate 2 \
+  $bin/loadgen soak --url "$urls" --rooms "$rooms" --per-room 5 --rate "$rate" \
     --duration $((minutes * 60)) --window 60 --server-pid "$first_pid" --json \
     > "$out/$config-load.jsonl" &
   local lg=$!
@@ -75,7 +82,7 @@ soak() {
   return $rc
 }
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -r); $minutes min, $rooms rooms x 5 at 2 ops/s"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -r); $minutes min, $rooms rooms x 5 at $rate ops/s"
 status=0
 for config in $configs; do
   case $config in
