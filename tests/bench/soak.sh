@@ -10,8 +10,8 @@
 # SOAK_ROOMS (200) and SOAK_RATE (2 ops/s per attendee) change the load; SOAK_WRAP prefixes the
 # server command, e.g. SOAK_WRAP="env _RJEM_MALLOC_CONF=stats_print:true" for jemalloc's
 # statistics at exit. A heap profile needs Debian's libjemalloc2 (which has profiling) in place
-# of the built-in allocator: build with `--no-default-features` (the build step below leaves a
-# newer binary alone) and set SOAK_WRAP="env LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+# of the built-in allocator: SOAK_BUILD_ARGS=--no-default-features builds the server without it,
+# and SOAK_WRAP="env LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 # MALLOC_CONF=prof:true,lg_prof_interval:31,prof_prefix:/tmp/jeprof/node"; read with `jeprof`.
 # Output: target/soak/<config>-{load,samples}.jsonl, target/soak/soak.svg (SOAK_OUT to move it).
 # Run it with nothing else on the machine: the load generator shares the cores with the server.
@@ -22,7 +22,7 @@ configs=${2:-one two}
 out=${SOAK_OUT:-target/soak}
 rooms=${SOAK_ROOMS:-200}
 rate=${SOAK_RATE:-2}
-cargo build --release -q -p plenary-server -p plenary-tests --bins
+cargo build --release -q -p plenary-server -p plenary-tests --bins ${SOAK_BUILD_ARGS:-}
 bin=target/release
 mkdir -p "$out"
 work=$(mktemp -d)
