@@ -212,3 +212,35 @@ fn key_before_the_second_smallest_integer_is_valid() {
     assert_eq!(validate(&second_smallest), Ok(()));
     assert_strictly_between(None, Some(&second_smallest));
 }
+
+/// The vectors the web client's tests read too (`tests/vectors/fractional.json`): known keys
+/// between bounds, and the error each malformed key gets.
+#[test]
+fn shared_vectors_with_the_web_client() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/fractional.json");
+    let text = std::fs::read_to_string(path).expect("read the vectors");
+    let vectors: serde_json::Value = serde_json::from_str(&text).expect("the vectors are JSON");
+    let key = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    let cases = vectors["between"].as_array().expect("between cases");
+    assert!(cases.len() >= 10, "the file holds the known keys");
+    for case in cases {
+        let (a, b) = (key(&case[0]), key(&case[1]));
+        let want = key(&case[2]).expect("a wanted key");
+        let got = between(a.as_deref(), b.as_deref());
+        assert_eq!(got.as_deref(), Ok(want.as_str()), "between({a:?}, {b:?})");
+    }
+    for case in vectors["not_ordered"]
+        .as_array()
+        .expect("not_ordered cases")
+    {
+        let (a, b) = (key(&case[0]), key(&case[1]));
+        let got = between(a.as_deref(), b.as_deref());
+        assert_eq!(got, Err(KeyError::NotOrdered), "between({a:?}, {b:?})");
+    }
+    for case in vectors["invalid"].as_array().expect("invalid keys") {
+        let k = case[0].as_str().expect("a key");
+        let code = case[1].as_str().expect("an error code");
+        let got = validate(k).expect_err(k);
+        assert_eq!(format!("{got:?}"), code, "validate({k:?})");
+    }
+}

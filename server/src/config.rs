@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// Interval at which the server pings each WebSocket (y-sweet pings every 20 s).
 pub const PING_INTERVAL: Duration = Duration::from_secs(15);
@@ -118,12 +118,19 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults for tests and embedding: port 0 and a given data dir.
+    /// Defaults for tests and embedding: port 0 and a given data dir. The environment is not
+    /// read: a `PLENARY_*` variable left in a developer's shell must not change a test's server.
     pub fn for_tests(data_dir: impl Into<PathBuf>) -> Self {
-        let mut config = Config::parse_from(["plenary"]);
+        let matches = Config::command_without_env().get_matches_from(["plenary"]);
+        let mut config = Config::from_arg_matches(&matches).expect("the defaults are valid");
         config.bind = "127.0.0.1:0".parse().expect("valid literal address");
         config.data_dir = data_dir.into();
         config
+    }
+
+    /// The command line without its environment fallbacks.
+    fn command_without_env() -> clap::Command {
+        Config::command().mut_args(|arg| arg.env(None::<&str>))
     }
 
     pub fn heartbeat_timeout(&self) -> Duration {
@@ -141,5 +148,28 @@ impl Config {
     /// The ping interval: the named default, shortened when the heartbeat timeout is short.
     pub fn ping_interval(&self) -> Duration {
         PING_INTERVAL.min(self.heartbeat_timeout() / 3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_defaults_do_not_read_the_environment() {
+        // Checked on the command, not by setting a variable: the environment is shared by every
+        // thread of the test binary.
+        let reads_env = |command: clap::Command| {
+            command
+                .get_arguments()
+                .filter(|arg| arg.get_env().is_some())
+                .count()
+        };
+        assert!(
+            reads_env(Config::command()) > 10,
+            "the binary reads PLENARY_*"
+        );
+        assert_eq!(reads_env(Config::command_without_env()), 0);
+        assert_eq!(Config::for_tests("data").snapshot_secs, SNAPSHOT_SECS);
     }
 }

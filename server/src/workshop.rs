@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::warn;
 
 use crate::clock::Clock;
 use crate::outbox::Outbox;
@@ -445,7 +446,8 @@ impl Workshop {
                 .collect()
         };
         for handle in rooms {
-            handle.send(RoomCmd::Leave { conn, reason: None }).await;
+            // A room that is gone has no member left to remove.
+            let _gone = handle.send(RoomCmd::Leave { conn, reason: None }).await;
         }
     }
 
@@ -579,7 +581,8 @@ impl Workshop {
             outbox.close(close::REMOVED, "removed by the facilitator");
         }
         for (handle, conn, reason) in effects.evict {
-            handle
+            // A room that is gone has no member left to evict.
+            let _gone = handle
                 .send(RoomCmd::Leave {
                     conn,
                     reason: Some(reason),
@@ -587,7 +590,10 @@ impl Workshop {
                 .await;
         }
         for (handle, template) in effects.seed {
-            handle.send(RoomCmd::Seed(template)).await;
+            if handle.send(RoomCmd::Seed(template)).await.is_err() {
+                // Only while the node shuts down; starting the exercise again seeds it.
+                warn!(room = %handle.id, "room gone before its template was seeded");
+            }
         }
         if effects.broadcast {
             self.broadcast_view();

@@ -534,7 +534,8 @@ impl Connection {
             ClientMsg::Leave { room } => match self.workshop.record_leave(self.conn, &room) {
                 Some(handle) => {
                     self.rooms.remove(&room);
-                    handle
+                    // A room that is gone has no member left to remove.
+                    let _gone = handle
                         .send(RoomCmd::Leave {
                             conn: self.conn,
                             reason: None,
@@ -545,13 +546,23 @@ impl Connection {
             },
             ClientMsg::Op { room, op } => match self.rooms.get(&room) {
                 Some(handle) => {
-                    handle
+                    let op_id = op.id.clone();
+                    let sent = handle
                         .send(RoomCmd::Op {
                             conn: self.conn,
                             op,
                             outbox: self.outbox.clone(),
                         })
                         .await;
+                    if sent.is_err() {
+                        // The room never saw the op: `unavailable` (not applied) is the truth.
+                        self.send(ServerMsg::Reject {
+                            room: room.clone(),
+                            op_id,
+                            code: ErrorCode::Unavailable,
+                            message: "the room is shutting down; resend after reconnecting".into(),
+                        });
+                    }
                 }
                 None => self.send(ServerMsg::Reject {
                     room: room.clone(),
@@ -573,7 +584,10 @@ impl Connection {
                 }
                 match self.rooms.get(&room) {
                     Some(handle) => {
-                        handle
+                        // A room that is gone means the node is shutting down: it closes this
+                        // socket (1001) and the client rejoins elsewhere, so there is nothing
+                        // to answer (an error naming the room would make the client drop it).
+                        let _gone = handle
                             .send(RoomCmd::Focus {
                                 conn: self.conn,
                                 focus,
@@ -604,7 +618,7 @@ impl Connection {
     async fn join(&mut self, room: String, resume: Option<(u64, u64)>) {
         match self.workshop.authorize_join(self.conn, &room) {
             Ok((handle, member)) => {
-                handle
+                let sent = handle
                     .send(RoomCmd::Join {
                         conn: self.conn,
                         member,
@@ -612,7 +626,18 @@ impl Connection {
                         resume,
                     })
                     .await;
-                self.rooms.insert(room, handle);
+                match sent {
+                    Ok(()) => {
+                        self.rooms.insert(room, handle);
+                    }
+                    Err(_gone) => {
+                        // The node is shutting down and closes this socket (1001); the client
+                        // joins again after reconnecting. No error naming the room: the
+                        // client would stop asking for it.
+                        self.workshop.record_leave(self.conn, &room);
+                        self.rooms.remove(&room);
+                    }
+                }
             }
             Err(r) => self.room_error(r.code, r.message, &room),
         }

@@ -1,8 +1,9 @@
-// The JS port of protocol/src/fractional.rs must produce exactly the server's keys: the vectors
-// below come from fractional.rs's unit tests, docs/PROTOCOL.md 11.3 and the measurements pinned
-// in protocol/tests/fractional.rs.
+// The JS port of protocol/src/fractional.rs must produce exactly the server's keys: known keys
+// and malformed ones come from protocol/tests/vectors/fractional.json (which the Rust tests read
+// too), the rest from the measurements pinned in protocol/tests/fractional.rs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { between, betweenWith, clientSuffix, validate, isValidKey, place, KeyError, MAX_POS_CHARS, SMALLEST_INTEGER } from '../js/lib/fractional.js';
 
 const code = (fn) => {
@@ -15,37 +16,19 @@ const code = (fn) => {
   }
 };
 
-test('known keys (fractional.rs known_keys and PROTOCOL.md 11.3)', () => {
-  const cases = [
-    [null, null, 'a0'],
-    ['a0', null, 'a1'],
-    ['a1', null, 'a2'],
-    ['az', null, 'b00'],
-    ['b00', null, 'b01'],
-    [null, 'a0', 'Zz'],
-    [null, 'Zz', 'Zy'],
-    [null, 'a0V', 'a0'],
-    ['a0', 'a1', 'a0V'],
-    ['a0', 'a0V', 'a0G'],
-    ['a0V', 'a1', 'a0l'],
-    ['a1', 'a2', 'a1V'],
-    ['Zz', 'a0', 'ZzV'],
-  ];
-  for (const [a, b, want] of cases) assert.equal(between(a, b), want, `between(${a}, ${b})`);
+const vectors = JSON.parse(readFileSync(new URL('../../protocol/tests/vectors/fractional.json', import.meta.url), 'utf8'));
+
+test('known keys (protocol/tests/vectors/fractional.json, read by the Rust tests too)', () => {
+  assert.ok(vectors.between.length >= 10);
+  for (const [a, b, want] of vectors.between) assert.equal(between(a, b), want, `between(${a}, ${b})`);
 });
 
-test('rejects bad keys (fractional.rs rejects_bad_keys)', () => {
-  assert.equal(code(() => validate('')), 'BadHead');
-  assert.equal(code(() => validate('a')), 'TooShort');
-  assert.equal(code(() => validate('a00')), 'TrailingZero');
-  assert.equal(code(() => validate('a0-')), 'BadDigit');
-  assert.equal(code(() => validate('!0')), 'BadDigit');
-  assert.equal(code(() => between('a1', 'a0')), 'NotOrdered');
-  assert.equal(code(() => between('a1', 'a1')), 'NotOrdered');
-  assert.equal(code(() => validate(SMALLEST_INTEGER)), 'Reserved');
+test('rejects bad keys (the same vectors)', () => {
+  for (const [key, want] of vectors.invalid) assert.equal(code(() => validate(key)), want, `validate(${JSON.stringify(key)})`);
+  for (const [a, b] of vectors.not_ordered) assert.equal(code(() => between(a, b)), 'NotOrdered', `between(${a}, ${b})`);
   assert.equal(isValidKey('a0'), true);
   assert.equal(isValidKey('a0V0'), false);
-  assert.equal(isValidKey('a' + '0'.repeat(200) + '1'), false, 'over 128 characters');
+  assert.equal(isValidKey(`a0${'0'.repeat(MAX_POS_CHARS)}1`), false, 'longer than MAX_POS_CHARS');
 });
 
 test('appending 100 items gives a0..az, b00..b0b', () => {
@@ -84,15 +67,27 @@ function crowd(lo, hi, n, afterLo) {
 test('a thousand inserts right after one key (passes 128 chars at insert 750-760)', () => {
   const keys = crowd('a0', 'a1', 1000, true);
   assert.ok(Math.max(...keys.map((k) => k.length)) <= 170);
-  const nth = keys.findIndex((k) => k.length > MAX_POS_CHARS) + 1;
+  const nth = keys.findIndex((k) => k.length > 128) + 1;
   assert.ok(nth >= 750 && nth <= 760, `over the limit at insert ${nth}`);
 });
 
 test('a thousand inserts right before one key (passes 128 chars at insert 625-635)', () => {
   const keys = crowd('a0', 'a1', 1000, false);
   assert.ok(Math.max(...keys.map((k) => k.length)) <= 203);
-  const nth = keys.findIndex((k) => k.length > MAX_POS_CHARS) + 1;
+  const nth = keys.findIndex((k) => k.length > 128) + 1;
   assert.ok(nth >= 625 && nth <= 635, `over the limit at insert ${nth}`);
+});
+
+test("a thousand inserts into one gap stay within the server's MAX_POS_CHARS", () => {
+  const rs = readFileSync(new URL('../../protocol/src/schema.rs', import.meta.url), 'utf8');
+  const server = Number(rs.match(/pub const MAX_POS_CHARS: usize = ([\d_]+);/)[1].replaceAll('_', ''));
+  assert.equal(MAX_POS_CHARS, server, "the client's limit is the server's");
+  for (const afterLo of [true, false]) {
+    const keys = crowd('a0', 'a1', 1000, afterLo);
+    assert.ok(keys.every((k) => isValidKey(k)), `afterLo ${afterLo}`);
+  }
+  assert.equal(isValidKey(`a0${'V'.repeat(MAX_POS_CHARS - 2)}`), true);
+  assert.equal(isValidKey(`a0${'V'.repeat(MAX_POS_CHARS - 1)}`), false);
 });
 
 test('edges of the key space', () => {

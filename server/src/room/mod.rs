@@ -99,16 +99,24 @@ pub struct RoomHandle {
     tx: mpsc::Sender<RoomCmd>,
 }
 
+/// The room's actor has stopped (the node is shutting down): the command was not delivered, so
+/// nothing of it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the room has shut down")]
+pub struct RoomGone;
+
 impl RoomHandle {
-    /// Sends a command, waiting for queue space. Fails only when the room has shut down.
-    pub async fn send(&self, cmd: RoomCmd) -> bool {
-        self.tx.send(cmd).await.is_ok()
+    /// Sends a command, waiting for queue space. Fails only when the room has shut down; a
+    /// caller acting for a client must tell it (an op was not applied).
+    #[must_use = "a room that is gone did not get the command; answer the client"]
+    pub async fn send(&self, cmd: RoomCmd) -> Result<(), RoomGone> {
+        self.tx.send(cmd).await.map_err(|_| RoomGone)
     }
 
     /// Asks the room for its report.
     pub async fn inspect(&self) -> Option<RoomReport> {
         let (tx, rx) = oneshot::channel();
-        self.send(RoomCmd::Inspect(tx)).await;
+        self.send(RoomCmd::Inspect(tx)).await.ok()?;
         rx.await.ok()
     }
 }

@@ -10,12 +10,12 @@
 // `obj.tallies[name][member]`; for both, `obj.fields[name]` holds the derived value (the live
 // text, the total) with the greatest stamp that touched it, so readers of values read `fields`.
 
+import { MODEL_VERSION, ROOT } from './protocol.gen.js';
 import { SCHEMAS } from './schema.js';
 import { cloneText, emptyText, insert, parseCharId, remove, render, replace, textFromJson, textToJson } from './text.js';
 
-export const ROOT = 'root';
-/** The document model version written in every document (doc.rs MODEL_VERSION). */
-export const MODEL_VERSION = 2;
+/** The root's id and the document model version written in every document (generated). */
+export { MODEL_VERSION, ROOT };
 
 /** The kind of field `name` of type `type` ('text', 'prose', 'tally', ...), or undefined. */
 export const fieldKind = (type, name) => SCHEMAS[type]?.fields[name]?.kind;

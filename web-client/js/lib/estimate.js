@@ -3,14 +3,10 @@
 // write protocol/tests/vectors/estimate.json and web-client/test/estimate.test.js holds this port
 // to it, so a team sees the same figures the server would compute.
 
-export const FIBONACCI = ['1', '2', '3', '5', '8', '13', '21', '?', 'coffee'];
-export const TSHIRT = ['XS', 'S', 'M', 'L', 'XL', '?', 'coffee'];
-export const NOT_A_SIZE = ['?', 'coffee'];
-/** Points each member spreads in a value-scoring round unless it says otherwise. */
-export const DEFAULT_BUDGET = 100;
-export const MAX_ALLOCATION_ITEMS = 100;
-/** Most points one item may get in an allocation (schema.rs MAX_BUDGET). */
-export const MAX_BUDGET = 10_000;
+// The scales, the default budget and the limits are generated from the protocol crate.
+import { FIBONACCI, MAX_ALLOCATION_ITEMS, MAX_BUDGET, NOT_A_SIZE, TSHIRT } from './protocol.gen.js';
+
+export { DEFAULT_BUDGET, FIBONACCI, MAX_ALLOCATION_ITEMS, MAX_BUDGET, NOT_A_SIZE, TSHIRT } from './protocol.gen.js';
 
 /** The cards of `scale` ('fibonacci', the default, or 'tshirt'). */
 export const scaleCards = (scale) => (scale === 'tshirt' ? TSHIRT : FIBONACCI);

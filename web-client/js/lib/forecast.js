@@ -9,20 +9,10 @@
 // use the Rust JSON shapes: { throughput: { samples: [..] } | { range: { low, high } }, items,
 // sprints, trials, seed } and { seed, trials, items, sprints, when, how_many, histogram, capped }.
 
-/** The confidence levels (in percent) at which a forecast is read. */
-export const CONFIDENCES = Object.freeze([50, 70, 85, 95]);
-/** Trials a caller should run when it has no reason to choose. */
-export const DEFAULT_TRIALS = 10_000;
-/** Most trials one forecast may run. */
-export const MAX_TRIALS = 100_000;
-/** Sprints after which a trial that has not finished its items stops and counts as capped. */
-export const MAX_SPRINTS = 200;
-/** Most throughput samples a forecast accepts. */
-export const MAX_SAMPLES = 50;
-/** Largest throughput of one sprint, in items. */
-export const MAX_SAMPLE = 1_000;
-/** Largest backlog a forecast accepts, in items. */
-export const MAX_ITEMS = 10_000;
+// The confidence levels, trial counts and limits are generated from the protocol crate.
+import { CONFIDENCES, MAX_ITEMS, MAX_SAMPLE, MAX_SAMPLES, MAX_SPRINTS, MAX_TRIALS } from './protocol.gen.js';
+
+export { CONFIDENCES, DEFAULT_TRIALS, MAX_ITEMS, MAX_SAMPLE, MAX_SAMPLES, MAX_SPRINTS, MAX_TRIALS } from './protocol.gen.js';
 
 const STEP = 0x6d2b79f5;
 // Separators: the comma, JavaScript's \s and U+0085, the same set as Rust's

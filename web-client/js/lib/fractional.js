@@ -6,13 +6,15 @@
 // UTF-16 comparison equals the server's byte-wise comparison). The port must produce exactly the
 // server's keys, so it follows the Rust code branch for branch.
 
+import { MAX_POS_CHARS } from './protocol.gen.js';
+
 const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const ZERO = '0';
 const LAST = 'z';
 /** The smallest integer, reserved so that a key below every other key can always be made. */
 export const SMALLEST_INTEGER = 'A' + '0'.repeat(26);
-/** Longest key the server accepts (schema.rs MAX_POS_CHARS). */
-export const MAX_POS_CHARS = 128;
+/** Longest key the server accepts (schema.rs MAX_POS_CHARS, generated). */
+export { MAX_POS_CHARS };
 
 /** Why a key is not a valid fractional index; `code` mirrors the Rust KeyError variants. */
 export class KeyError extends Error {

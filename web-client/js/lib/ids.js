@@ -1,9 +1,11 @@
-// Identifiers the client chooses: op ids and object ids (1-64 chars of A-Z a-z 0-9 - _ : .).
+// Identifiers the client chooses: op ids and object ids (1 to MAX_ID_CHARS of A-Z a-z 0-9 - _ : .).
 
-const ID_RE = /^[A-Za-z0-9_:.-]{1,64}$/;
+import { MAX_ID_CHARS, ROOT } from './protocol.gen.js';
+
+const ID_RE = new RegExp(`^[A-Za-z0-9_:.-]{1,${MAX_ID_CHARS}}$`);
 
 /** Whether `s` is a valid op or object id. */
-export const isId = (s) => typeof s === 'string' && ID_RE.test(s) && s !== 'root';
+export const isId = (s) => typeof s === 'string' && ID_RE.test(s) && s !== ROOT;
 
 /** Random lowercase base-36 characters from the platform's CSPRNG. */
 export function randomToken(length, random = globalThis.crypto) {
