@@ -6,6 +6,7 @@ import { h, reconcile, setText, show, toggle } from './dom.js';
 import { appendPos, childrenOf, val } from './board-util.js';
 import { placeAt } from '../lib/fractional.js';
 import { label } from '../lib/messages.js';
+import { MAX_TITLE_CHARS } from '../lib/schema.js';
 import { mountStory } from './story.js';
 
 function storyRow() {
@@ -22,7 +23,7 @@ function chip(text, kind) {
 }
 
 export function mountBacklog(parent, { actions }) {
-  const input = h('input', { type: 'text', maxLength: 300, placeholder: 'New story title', attrs: { 'aria-label': 'New story title' } });
+  const input = h('input', { type: 'text', maxLength: MAX_TITLE_CHARS, placeholder: 'New story title', attrs: { 'aria-label': 'New story title' } });
   const addForm = h('form', { class: 'add-story' }, [input, h('button', { type: 'submit', class: 'btn btn-primary', text: 'Add story' })]);
   const list = h('ol', { class: 'story-list', attrs: { role: 'listbox', 'aria-label': 'Product backlog, in order. Alt+Arrow keys move the focused story.' } });
   const empty = h('p', { class: 'empty', text: 'No stories yet.' });

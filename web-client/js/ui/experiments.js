@@ -4,7 +4,7 @@
 import { h, reconcile, setText, show, toggle, select, uid } from './dom.js';
 import { appendPos, childrenOf, proseField, textField, textView, val } from './board-util.js';
 import { fieldKind } from '../lib/doc.js';
-import { DECISIONS } from '../lib/schema.js';
+import { DECISIONS, SCHEMAS } from '../lib/schema.js';
 import { label } from '../lib/messages.js';
 
 const TEST_CARD = [
@@ -26,7 +26,7 @@ function experimentCard(actions, editable) {
   const save = (name, value) => actions.set(id(), { [name]: value });
   const make = ([name, text, multiline]) => {
     if (!editable) return textView(text, name);
-    const opts = { multiline, maxLength: multiline ? 10000 : 100, className: `field field-${name}` };
+    const opts = { multiline, maxLength: SCHEMAS.experiment.fields[name].max, className: `field field-${name}` };
     return fieldKind('experiment', name) === 'prose' ? proseField(text, name, actions, id, opts) : textField(text, name, save, opts);
   };
   const testFields = TEST_CARD.map(make);

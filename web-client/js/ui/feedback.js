@@ -4,9 +4,10 @@
 import { h, reconcile, setText, show, toggle, uid } from './dom.js';
 import { appendPos, childrenOf, val } from './board-util.js';
 import { newKey } from '../lib/fractional.js';
+import { MAX_TEXT_CHARS } from '../lib/schema.js';
 
 export function mountFeedback(parent, { actions }) {
-  const text = h('textarea', { rows: 3, maxLength: 10000, id: uid('fb'), placeholder: 'What works well? What would you change?' });
+  const text = h('textarea', { rows: 3, maxLength: MAX_TEXT_CHARS, id: uid('fb'), placeholder: 'What works well? What would you change?' });
   const about = h('select', { id: uid('about') });
   const form = h('form', { class: 'feedback-form card' }, [
     h('h3', { text: 'Leave feedback' }),

@@ -7,7 +7,7 @@
 
 import { h, reconcile, setText, setValue, show, uid, bindText } from './dom.js';
 import { appendPos, childrenOf, textOrNull, val } from './board-util.js';
-import { CONFIDENCES, DEFAULT_TRIALS, parseSamples, runForecast } from '../lib/forecast.js';
+import { CONFIDENCES, DEFAULT_TRIALS, MAX_ITEMS, MAX_SPRINTS, parseSamples, runForecast } from '../lib/forecast.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const svg = (tag, attrs = {}, children = []) => {
@@ -83,8 +83,8 @@ export function mountForecast(parent, { actions }) {
   const samples = h('input', { type: 'text', id: uid('tp'), maxLength: 300, placeholder: 'e.g. 3, 5, 4, 6' });
   const low = h('input', { type: 'number', min: 0, max: 1000, step: 1, id: uid('lo'), inputMode: 'numeric' });
   const high = h('input', { type: 'number', min: 0, max: 1000, step: 1, id: uid('hi'), inputMode: 'numeric' });
-  const items = h('input', { type: 'number', min: 1, max: 10000, step: 1, id: uid('it'), inputMode: 'numeric' });
-  const sprints = h('input', { type: 'number', min: 1, max: 200, step: 1, id: uid('sp'), inputMode: 'numeric' });
+  const items = h('input', { type: 'number', min: 1, max: MAX_ITEMS, step: 1, id: uid('it'), inputMode: 'numeric' });
+  const sprints = h('input', { type: 'number', min: 1, max: MAX_SPRINTS, step: 1, id: uid('sp'), inputMode: 'numeric' });
   const useBacklog = h('button', { type: 'button', class: 'btn btn-ghost btn-small' });
   const record = h('button', { type: 'button', class: 'btn btn-secondary btn-small' });
   const reseed = h('button', { type: 'button', class: 'btn btn-ghost btn-small', text: 'New seed' });
@@ -171,7 +171,7 @@ export function mountForecast(parent, { actions }) {
       setText(row.children[0], String(b.sprints));
       setText(row.children[1], String(b.trials));
     });
-    setText(capped, f.capped ? `${f.capped} trials had not finished after 200 sprints.` : '');
+    setText(capped, f.capped ? `${f.capped} trials had not finished after ${MAX_SPRINTS} sprints.` : '');
   }
 
   return {

@@ -6,7 +6,7 @@ import { h, reconcile, setText, setValue, show, toggle, bindText, uid, select } 
 import { bindProse } from './prose.js';
 import { childrenOf, proseField, textField, textView, val } from './board-util.js';
 import { newKey } from '../lib/fractional.js';
-import { ESTIMATES, ITEM_STATUSES } from '../lib/schema.js';
+import { ESTIMATES, ITEM_STATUSES, MAX_LABEL_CHARS, MAX_TITLE_CHARS, SCHEMAS } from '../lib/schema.js';
 import { label } from '../lib/messages.js';
 import { mountPoker } from './poker.js';
 
@@ -46,14 +46,14 @@ function criterionRow(actions, editable) {
 
 function buildEditor(actions, storyId, moveTo) {
   const save = (name, value) => actions.set(storyId(), { [name]: value });
-  const title = textField('Story title', 'title', save, { maxLength: 300, className: 'field field-title' });
-  const role = textField('As a', 'role', save, { maxLength: 300, placeholder: 'role' });
+  const title = textField('Story title', 'title', save, { maxLength: MAX_TITLE_CHARS, className: 'field field-title' });
+  const role = textField('As a', 'role', save, { maxLength: MAX_TITLE_CHARS, placeholder: 'role' });
   const goal = proseField('I want', 'goal', actions, storyId, { multiline: true, placeholder: 'goal' });
   const benefit = proseField('So that', 'benefit', actions, storyId, { multiline: true, placeholder: 'benefit' });
   const estimate = select([['', '—'], ...ESTIMATES.map((e) => [e, e])], { id: uid('est') });
-  const value = h('input', { type: 'number', min: 0, max: 1000000, step: 1, id: uid('val'), inputMode: 'numeric' });
+  const value = h('input', { type: 'number', min: SCHEMAS.backlog_item.fields.value.min, max: SCHEMAS.backlog_item.fields.value.max, step: 1, id: uid('val'), inputMode: 'numeric' });
   const status = select(ITEM_STATUSES.map((s) => [s, label(s)]), { id: uid('st') });
-  const tag = textField('Tag', 'tag', save, { maxLength: 100 });
+  const tag = textField('Tag', 'tag', save, { maxLength: MAX_LABEL_CHARS });
   estimate.addEventListener('change', () => save('estimate', estimate.value || null));
   status.addEventListener('change', () => save('status', status.value));
   bindText(value, (v) => save('value', v === '' ? null : Number.parseInt(v, 10)));

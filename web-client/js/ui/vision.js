@@ -6,7 +6,7 @@ import { h, reconcile, setText, show, toggle, uid } from './dom.js';
 import { bindProse } from './prose.js';
 import { appendPos, childrenOf, val } from './board-util.js';
 import { newKey } from '../lib/fractional.js';
-import { VISION_SECTIONS } from '../lib/schema.js';
+import { MAX_TEXT_CHARS, VISION_SECTIONS } from '../lib/schema.js';
 import { label } from '../lib/messages.js';
 
 const HINTS = {
@@ -47,7 +47,7 @@ export function mountVision(parent, { actions }) {
   for (const section of VISION_SECTIONS) {
     const headingId = uid('vs');
     const notes = h('ul', { class: 'notes', attrs: { 'aria-labelledby': headingId } });
-    const input = h('textarea', { rows: 2, placeholder: 'Add a note…', maxLength: 10000, attrs: { 'aria-label': `New note in ${label(section)}` } });
+    const input = h('textarea', { rows: 2, placeholder: 'Add a note…', maxLength: MAX_TEXT_CHARS, attrs: { 'aria-label': `New note in ${label(section)}` } });
     const add = h('button', { type: 'submit', class: 'btn btn-secondary btn-small', text: 'Add note' });
     const form = h('form', { class: 'add-note' }, [input, add]);
     const count = h('span', { class: 'count' });
