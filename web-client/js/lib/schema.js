@@ -1,5 +1,6 @@
-// Object types as data: a port of protocol/src/schema.rs, used to check an edit before it is
-// sent (the server rejects it anyway, but a user should learn at once and lose nothing).
+// Checks of an edit against the object types of protocol/src/schema.rs (generated into
+// protocol.gen.js) before it is sent: the server rejects it anyway, but a user should learn at
+// once and lose nothing.
 
 import { parseSamples } from './forecast.js';
 import { SCHEMAS } from './protocol.gen.js';
