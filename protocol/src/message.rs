@@ -6,12 +6,14 @@ use serde::{Deserialize, Serialize};
 use crate::doc::Doc;
 use crate::error::ErrorCode;
 use crate::op::Op;
-use crate::workshop::{Command, WorkshopView};
+use crate::workshop::{Command, WorkshopPatch, WorkshopView};
 
 /// The protocol version this crate speaks. A hello with another version is refused. Version 2
 /// (document model v2): mergeable text, tallies, sealed values; a version 1 client would treat
 /// their ops as unknown and overwrite merged text with whole values, so it is refused and reloads.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 3: the workshop view is cut per reader and, after the welcome, sent as patches
+/// (`workshop_patch`); a version 2 client would wait for whole views that never come.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Where a client left off in one room: resume from here after a reconnect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,8 +158,8 @@ pub enum ServerMsg {
     /// The server unsubscribed this connection from a room (for example the participant was
     /// moved to another team, or the stage was cleared).
     Left { room: String, reason: String },
-    /// The workshop's state, after a change.
-    Workshop { workshop: WorkshopView },
+    /// What changed in the workshop view after a change (the whole view comes in `welcome`).
+    WorkshopPatch { patch: WorkshopPatch },
     /// A timer reached its warning point or expired.
     Timer {
         timer: u64,

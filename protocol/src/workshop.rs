@@ -1,5 +1,7 @@
 //! Workshop-level wire types: facilitator commands and the workshop view.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use serde::{Deserialize, Serialize};
 
 use crate::message::Role;
@@ -169,13 +171,17 @@ pub struct HelpRequest {
     pub raised_ms: u64,
 }
 
-/// Everything a connected client needs to know about the workshop.
+/// What a connected client knows about the workshop, cut for its reader (docs/PROTOCOL.md
+/// section 9): facilitators see everyone and every help request; an attendee sees the members
+/// of their own team and of the team on stage, and their own help request; an observer sees the
+/// team on stage. Everyone gets the rooms and the size of every team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkshopView {
     pub id: String,
     pub title: String,
     /// The plenary first, then breakouts in creation order.
     pub rooms: Vec<RoomInfo>,
+    /// The participants this reader may see. Their order carries no meaning.
     pub participants: Vec<ParticipantInfo>,
     pub breakouts_open: bool,
     pub allow_choice: bool,
@@ -184,4 +190,160 @@ pub struct WorkshopView {
     /// The room on stage for review, if any.
     pub stage: Option<String>,
     pub help: Vec<HelpRequest>,
+    /// Attendees assigned to each breakout room, by room id (0 for an empty team).
+    #[serde(default)]
+    pub team_sizes: BTreeMap<String, u32>,
+}
+
+/// The change from one workshop view to the next, as a `workshop_patch` message carries it: a
+/// field that is present replaces the view's (`null` included, for `exercise`, `timer` and
+/// `stage`); `participants` are added to the view or replace the one with the same id; `gone`
+/// names participants to drop from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkshopPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<Vec<RoomInfo>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakouts_open: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_choice: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "nullable")]
+    pub exercise: Option<Option<Exercise>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "nullable")]
+    pub timer: Option<Option<TimerView>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "nullable")]
+    pub stage: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<Vec<HelpRequest>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_sizes: Option<BTreeMap<String, u32>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub participants: Vec<ParticipantInfo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gone: Vec<String>,
+}
+
+/// A field of a patch that may be set to `null`: absent is `None`, `null` is `Some(None)`.
+mod nullable {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(
+        value: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+impl WorkshopView {
+    /// The patch that turns this view into `new`, or `None` when nothing differs.
+    pub fn diff(&self, new: &WorkshopView) -> Option<WorkshopPatch> {
+        fn changed<T: PartialEq + Clone>(old: &T, new: &T) -> Option<T> {
+            (old != new).then(|| new.clone())
+        }
+        let before: HashMap<&str, &ParticipantInfo> = self
+            .participants
+            .iter()
+            .map(|p| (p.id.as_str(), p))
+            .collect();
+        let after: HashSet<&str> = new.participants.iter().map(|p| p.id.as_str()).collect();
+        let patch = WorkshopPatch {
+            title: changed(&self.title, &new.title),
+            rooms: changed(&self.rooms, &new.rooms),
+            breakouts_open: changed(&self.breakouts_open, &new.breakouts_open),
+            allow_choice: changed(&self.allow_choice, &new.allow_choice),
+            exercise: changed(&self.exercise, &new.exercise),
+            timer: changed(&self.timer, &new.timer),
+            stage: changed(&self.stage, &new.stage),
+            help: changed(&self.help, &new.help),
+            team_sizes: changed(&self.team_sizes, &new.team_sizes),
+            participants: new
+                .participants
+                .iter()
+                .filter(|p| before.get(p.id.as_str()) != Some(p))
+                .cloned()
+                .collect(),
+            gone: self
+                .participants
+                .iter()
+                .filter(|p| !after.contains(p.id.as_str()))
+                .map(|p| p.id.clone())
+                .collect(),
+        };
+        (patch != WorkshopPatch::default()).then_some(patch)
+    }
+
+    /// Applies a patch (a `workshop_patch` message, or [`WorkshopView::diff`]'s result).
+    pub fn apply(&mut self, patch: WorkshopPatch) {
+        let WorkshopPatch {
+            title,
+            rooms,
+            breakouts_open,
+            allow_choice,
+            exercise,
+            timer,
+            stage,
+            help,
+            team_sizes,
+            participants,
+            gone,
+        } = patch;
+        if let Some(v) = title {
+            self.title = v;
+        }
+        if let Some(v) = rooms {
+            self.rooms = v;
+        }
+        if let Some(v) = breakouts_open {
+            self.breakouts_open = v;
+        }
+        if let Some(v) = allow_choice {
+            self.allow_choice = v;
+        }
+        if let Some(v) = exercise {
+            self.exercise = v;
+        }
+        if let Some(v) = timer {
+            self.timer = v;
+        }
+        if let Some(v) = stage {
+            self.stage = v;
+        }
+        if let Some(v) = help {
+            self.help = v;
+        }
+        if let Some(v) = team_sizes {
+            self.team_sizes = v;
+        }
+        if !gone.is_empty() {
+            let gone: HashSet<String> = gone.into_iter().collect();
+            self.participants.retain(|p| !gone.contains(&p.id));
+        }
+        let mut at: HashMap<String, usize> = self
+            .participants
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i))
+            .collect();
+        for p in participants {
+            match at.get(&p.id) {
+                Some(&i) => self.participants[i] = p,
+                None => {
+                    at.insert(p.id.clone(), self.participants.len());
+                    self.participants.push(p);
+                }
+            }
+        }
+    }
 }

@@ -52,6 +52,11 @@ fn render() -> String {
             json!(schema::ROOT),
         ),
         (
+            "PROTOCOL_VERSION",
+            "The wire protocol version a hello states.",
+            json!(plenary_protocol::PROTOCOL_VERSION),
+        ),
+        (
             "MODEL_VERSION",
             "The document model version.",
             json!(MODEL_VERSION),

@@ -43,7 +43,7 @@ fn server_variant(msg: &ServerMsg) -> (usize, &'static str) {
         ServerMsg::Ack { .. } => (3, "ack"),
         ServerMsg::Reject { .. } => (4, "reject"),
         ServerMsg::Presence { .. } => (5, "presence"),
-        ServerMsg::Workshop { .. } => (6, "workshop"),
+        ServerMsg::WorkshopPatch { .. } => (6, "workshop_patch"),
         ServerMsg::Timer { .. } => (7, "timer"),
         ServerMsg::Done { .. } => (8, "done"),
         ServerMsg::Error { .. } => (9, "error"),
@@ -207,6 +207,7 @@ fn sample_workshop() -> WorkshopView {
             object: Some("item-1".into()),
             raised_ms: 1_700_000_000_001,
         }],
+        team_sizes: BTreeMap::from([("b1".to_owned(), 4)]),
     }
 }
 
@@ -359,8 +360,27 @@ fn all_server_msgs() -> Vec<ServerMsg> {
             room: "b1".into(),
             reason: "moved to another team".into(),
         },
-        ServerMsg::Workshop {
-            workshop: sample_workshop(),
+        ServerMsg::WorkshopPatch {
+            patch: WorkshopView {
+                title: "CSPO day 2".into(),
+                stage: None,
+                exercise: None,
+                participants: vec![],
+                ..sample_workshop()
+            }
+            .diff(&sample_workshop())
+            .expect("the views differ"),
+        },
+        ServerMsg::WorkshopPatch {
+            patch: sample_workshop()
+                .diff(&WorkshopView {
+                    stage: None,
+                    exercise: None,
+                    timer: None,
+                    participants: vec![],
+                    ..sample_workshop()
+                })
+                .expect("the views differ"),
         },
         ServerMsg::Timer {
             timer: 3,

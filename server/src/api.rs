@@ -350,11 +350,7 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     if app.0.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    if let Some(redis) = &app.0.redis {
-        if !redis.healthy() {
-            return (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable").into_response();
-        }
-    } else if let Err(why) = app.0.store.ready() {
+    if let Err(why) = app.0.backend.ready() {
         return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
     }
     "ready".into_response()

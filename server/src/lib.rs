@@ -4,13 +4,14 @@
 
 pub mod api;
 pub mod auth;
+pub mod backend;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod outbox;
 pub mod room;
 pub mod security;
 pub mod server;
-pub mod shared;
 pub mod sqlite;
 pub mod state;
 pub mod store;

@@ -11,11 +11,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::auth::Auth;
+use crate::backend::Backend;
+use crate::cluster::Redis;
 use crate::config::Config;
-use crate::shared::Redis;
 use crate::sqlite::{self, SqliteStore};
 use crate::state::AppState;
-use crate::store::{Loaded, MemoryStore, Store};
+use crate::store::{Loaded, Store};
 use crate::{api, web, ws};
 
 /// Largest JSON body the REST API accepts.
@@ -65,9 +66,8 @@ pub fn open(config: &Config) -> anyhow::Result<(Auth, Arc<dyn Store>, Loaded)> {
         max_mib: config.max_db_mib,
         ..sqlite::Options::default()
     };
-    let store =
-        SqliteStore::open(&config.data_dir, options).map_err(|e| anyhow::anyhow!("{}", e.0))?;
-    let loaded = store.load().map_err(|e| anyhow::anyhow!("{}", e.0))?;
+    let store = SqliteStore::open(&config.data_dir, options).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let loaded = store.load().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((auth, Arc::new(store), loaded))
 }
 
@@ -84,7 +84,7 @@ pub async fn run(
     let app = match config.redis_url.clone() {
         None => {
             let (auth, store, loaded) = open(&config)?;
-            let app = AppState::new(config, auth, store, None, shutdown.clone());
+            let app = AppState::new(config, auth, Backend::Local(store), shutdown.clone());
             let (workshops, rooms) = app.restore(loaded)?;
             info!(
                 workshops,
@@ -101,28 +101,17 @@ pub async fn run(
                 .unwrap_or_else(|| format!("n-{}", crate::state::random_id(8)));
             let redis = Redis::connect(&url, node.clone(), shutdown.clone())
                 .await
-                .map_err(|e| anyhow::anyhow!("{}", e.0))?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let auth = match &config.secret {
                 Some(s) => Auth::new(s.as_bytes()),
-                None => Auth::new(
-                    &redis
-                        .secret()
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{}", e.0))?,
-                ),
+                None => Auth::new(&redis.secret().await.map_err(|e| anyhow::anyhow!("{e}"))?),
             };
             info!(%node, redis = %url, "multi-node mode");
-            AppState::new(
-                config,
-                auth,
-                Arc::new(MemoryStore),
-                Some(redis),
-                shutdown.clone(),
-            )
+            AppState::new(config, auth, Backend::Cluster(redis), shutdown.clone())
         }
     };
     let tracker = app.0.tracker.clone();
-    let (store, redis) = (app.0.store.clone(), app.0.redis.clone());
+    let backend = app.0.backend.clone();
     let drain_expired = app.0.drain_expired.clone();
     info!(addr = %listener.local_addr()?, "plenary listening");
     // Small frames go out at once: without TCP_NODELAY a second frame in a row waits for the
@@ -146,15 +135,10 @@ pub async fn run(
     // Then what runs beside the connections and rooms: the store's threads (after a last
     // commit and checkpoint) and, with several nodes, the Redis reader and health tasks (they
     // end on `shutdown`).
-    let stop = async {
-        if let Err(e) = store.close().await {
-            warn!(error = %e.0, "closing the store failed");
-        }
-        if let Some(redis) = redis {
-            redis.stopped().await;
-        }
-    };
-    if tokio::time::timeout(STOP_TIMEOUT, stop).await.is_err() {
+    if tokio::time::timeout(STOP_TIMEOUT, backend.close())
+        .await
+        .is_err()
+    {
         warn!("the store or the Redis tasks did not stop in time");
     }
     info!("plenary stopped");

@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
+use crate::backend::Backend;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use crate::workshop::{RoomCtx, Workshop, WorkshopData};
 
 #[derive(Clone)]
@@ -36,9 +37,8 @@ pub struct Shared {
     pub drain_expired: CancellationToken,
     /// Every connection and room task, awaited (with a bound) on shutdown.
     pub tracker: TaskTracker,
-    pub store: Arc<dyn Store>,
-    /// Multi-node mode: workshops, rooms and codes live in Redis.
-    pub redis: Option<Arc<crate::shared::Redis>>,
+    /// The embedded store, or (several nodes) Redis.
+    pub backend: Backend,
     /// Which web pages may open a WebSocket (the `Origin` check).
     pub origins: crate::security::OriginPolicy,
 }
@@ -55,14 +55,6 @@ pub fn random_id(len: usize) -> String {
         .collect()
 }
 
-fn role_str(role: Role) -> &'static str {
-    match role {
-        Role::Facilitator => "facilitator",
-        Role::Attendee => "attendee",
-        Role::Observer => "observer",
-    }
-}
-
 fn random_code() -> String {
     let mut rng = rand::rng();
     (0..8)
@@ -71,13 +63,7 @@ fn random_code() -> String {
 }
 
 impl AppState {
-    pub fn new(
-        config: Config,
-        auth: Auth,
-        store: Arc<dyn Store>,
-        redis: Option<Arc<crate::shared::Redis>>,
-        shutdown: CancellationToken,
-    ) -> Self {
+    pub fn new(config: Config, auth: Auth, backend: Backend, shutdown: CancellationToken) -> Self {
         AppState(Arc::new(Shared {
             origins: crate::security::OriginPolicy::from_config(&config),
             connections: Arc::new(Semaphore::new(config.max_connections)),
@@ -90,8 +76,7 @@ impl AppState {
             shutdown,
             drain_expired: CancellationToken::new(),
             tracker: TaskTracker::new(),
-            store,
-            redis,
+            backend,
         }))
     }
 
@@ -99,8 +84,8 @@ impl AppState {
         self.0.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// A join code not in use yet (entry API: check and insert are one step; in multi-node
-    /// mode Redis's SET NX decides across nodes).
+    /// A join code not in use yet (entry API: check and insert are one step; with several
+    /// nodes the backend then decides across them).
     async fn claim_code(
         &self,
         workshop: &str,
@@ -113,10 +98,7 @@ impl AppState {
             } else {
                 continue;
             }
-            let Some(redis) = &self.0.redis else {
-                return Ok(code);
-            };
-            match redis.claim_code(&code, workshop, role_str(role)).await {
+            match self.0.backend.claim_code(&code, workshop, role).await {
                 Ok(true) => return Ok(code),
                 Ok(false) => {
                     self.0.codes.remove(&code);
@@ -132,29 +114,24 @@ impl AppState {
         }
     }
 
-    /// The workshop and role a join code gives, from this node or (multi-node) from Redis.
+    /// The workshop and role a join code gives, from this node or (several nodes) from the
+    /// backend.
     pub async fn code(&self, code: &str) -> Result<Option<(String, Role)>, StoreError> {
         if let Some(found) = self.0.codes.get(code).map(|e| e.clone()) {
             return Ok(Some(found));
         }
-        let Some(redis) = &self.0.redis else {
-            return Ok(None);
-        };
-        Ok(redis.code(code).await?.and_then(|(w, r)| {
-            let role = match r.as_str() {
-                "attendee" => Role::Attendee,
-                "observer" => Role::Observer,
-                _ => return None,
-            };
-            self.0.codes.insert(code.to_owned(), (w.clone(), role));
-            Some((w, role))
-        }))
+        let found = self.0.backend.code(code).await?;
+        if let Some((workshop, role)) = &found {
+            self.0
+                .codes
+                .insert(code.to_owned(), (workshop.clone(), *role));
+        }
+        Ok(found)
     }
 
     fn room_ctx(&self) -> RoomCtx {
         RoomCtx {
-            store: self.0.store.clone(),
-            redis: self.0.redis.clone(),
+            backend: self.0.backend.clone(),
             tracker: self.0.tracker.clone(),
             shutdown: self.0.shutdown.clone(),
             snapshot_every: self.0.config.snapshot_every(),
@@ -209,22 +186,20 @@ impl AppState {
         Ok((workshops, rooms))
     }
 
-    /// The workshop, started on this node if it runs here, or (multi-node) loaded from Redis.
-    /// `Ok(None)`: there is no such workshop; `Err`: Redis could not tell (retry later).
+    /// The workshop, started on this node if it runs here, or (several nodes) loaded from the
+    /// backend. `Ok(None)`: there is no such workshop; `Err`: the backend could not tell (retry
+    /// later).
     pub async fn workshop(&self, id: &str) -> Result<Option<Arc<Workshop>>, StoreError> {
         if let Some(w) = self.0.workshops.get(id).map(|w| w.clone()) {
             return Ok(Some(w));
         }
-        let Some(redis) = self.0.redis.as_ref() else {
+        let Some((version, json, last_event)) = self.0.backend.shared_workshop(id).await? else {
             return Ok(None);
         };
-        let Some((version, json)) = redis.workshop(id).await? else {
-            return Ok(None);
-        };
-        let mut data: WorkshopData = serde_json::from_str(&json)
-            .map_err(|e| StoreError(format!("workshop {id} in redis does not decode: {e}")))?;
+        let mut data: WorkshopData = serde_json::from_str(&json).map_err(|e| {
+            StoreError::Corrupt(format!("shared workshop {id} does not decode: {e}"))
+        })?;
         data.version = version;
-        let last_event = redis.last_event_id(id).await?;
         Ok(match self.0.workshops.entry(id.to_owned()) {
             dashmap::Entry::Occupied(o) => Some(o.get().clone()),
             dashmap::Entry::Vacant(v) => {

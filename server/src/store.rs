@@ -9,10 +9,40 @@ use std::sync::Arc;
 
 use plenary_protocol::{Doc, Op, Value};
 
-/// A storage failure. The caller rejects the write with `unavailable` and keeps nothing of it.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("storage: {0}")]
-pub struct StoreError(pub String);
+/// A storage failure: nothing of the write was kept. Every kind is answered `unavailable` to
+/// a client (it may resend later); the kind says why, for the message, the logs and
+/// `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not take or read this now (an I/O error, Redis not answering, a lock
+    /// held too long); it may work on the next try.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// No room left: the `--max-db-mib` cap or the disk. Writes work again once trimming or an
+    /// operator makes room.
+    #[error("storage full: {0}")]
+    Full(String),
+    /// What the store holds does not read back (bad JSON, a database of a newer version):
+    /// an operator must look; retrying does not help.
+    #[error("storage corrupt: {0}")]
+    Corrupt(String),
+    /// The store is closing or closed (the node is shutting down).
+    #[error("storage stopped: {0}")]
+    Stopped(String),
+}
+
+impl StoreError {
+    /// What to tell a client whose change was not stored.
+    pub fn client_message(&self) -> &'static str {
+        match self {
+            StoreError::Full(_) => "the server's storage is full; retry later",
+            StoreError::Stopped(_) => "the server is shutting down; retry after reconnecting",
+            StoreError::Unavailable(_) | StoreError::Corrupt(_) => {
+                "the server could not store this change; retry later"
+            }
+        }
+    }
+}
 
 /// One op as stored: its seq, the op, and the participant that sent it (for deduplication).
 #[derive(Debug, Clone)]

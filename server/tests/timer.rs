@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use plenary_protocol::workshop::{Command, TimerState};
+use plenary_protocol::workshop::{Command, TimerState, WorkshopView};
 use plenary_protocol::{Role, ServerMsg, TimerEvent};
+use plenary_server::backend::Backend;
 use plenary_server::clock::Clock;
 use plenary_server::outbox::{Frame, Outbox};
 use plenary_server::store::MemoryStore;
@@ -13,10 +14,9 @@ use plenary_server::workshop::{RoomCtx, Workshop, WorkshopData};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-async fn workshop() -> (Arc<Workshop>, String, Outbox) {
+async fn workshop() -> (Arc<Workshop>, String, Outbox, WorkshopView) {
     let ctx = RoomCtx {
-        store: Arc::new(MemoryStore),
-        redis: None,
+        backend: Backend::Local(Arc::new(MemoryStore)),
         tracker: TaskTracker::new(),
         shutdown: CancellationToken::new(),
         snapshot_every: std::time::Duration::from_secs(30),
@@ -28,19 +28,21 @@ async fn workshop() -> (Arc<Workshop>, String, Outbox) {
         .await
         .unwrap();
     let outbox = Outbox::new(1 << 20);
-    w.attach(1, &fac, outbox.clone(), |view| ServerMsg::Workshop {
-        workshop: view,
+    let mut welcome = None;
+    w.attach(1, &fac, outbox.clone(), |view| {
+        welcome = Some(view);
+        ServerMsg::Done { req: None }
     });
-    (w, fac.id, outbox)
+    let view = welcome.expect("attach builds a welcome");
+    (w, fac.id, outbox, view)
 }
 
-/// Timer events and the last view in what the outbox received since the last call.
+/// Timer events in what the outbox received since the last call, and the view (`seen`, with
+/// the patches received applied) if a patch came.
 fn received(
     outbox: &Outbox,
-) -> (
-    Vec<(TimerEvent, u64)>,
-    Option<plenary_protocol::workshop::WorkshopView>,
-) {
+    seen: &mut WorkshopView,
+) -> (Vec<(TimerEvent, u64)>, Option<WorkshopView>) {
     let mut events = Vec::new();
     let mut view = None;
     for frame in outbox.drain() {
@@ -51,7 +53,10 @@ fn received(
                 remaining_ms,
                 ..
             } => events.push((event, remaining_ms)),
-            ServerMsg::Workshop { workshop } => view = Some(workshop),
+            ServerMsg::WorkshopPatch { patch } => {
+                seen.apply(patch);
+                view = Some(seen.clone());
+            }
             _ => {}
         }
     }
@@ -72,7 +77,7 @@ fn exercise(secs: u64, warning: u64, auto_close: bool) -> Command {
 
 #[tokio::test(start_paused = true)]
 async fn warning_extension_and_expiry_with_auto_close() {
-    let (w, fac, outbox) = workshop().await;
+    let (w, fac, outbox, mut seen) = workshop().await;
     w.command(
         &fac,
         Command::CreateBreakouts {
@@ -83,16 +88,19 @@ async fn warning_extension_and_expiry_with_auto_close() {
     .unwrap();
     w.command(&fac, Command::OpenBreakouts).await.unwrap();
     w.command(&fac, exercise(60, 10, true)).await.unwrap();
-    let (events, view) = received(&outbox);
+    let (events, view) = received(&outbox, &mut seen);
     assert!(events.is_empty());
     let timer = view.unwrap().timer.unwrap();
     assert_eq!(timer.state, TimerState::Running);
     assert_eq!(timer.deadline_ms - w.clock.now_ms(), 60_000);
 
     tokio::time::sleep(Duration::from_millis(49_900)).await;
-    assert!(received(&outbox).0.is_empty(), "no warning before 50 s");
+    assert!(
+        received(&outbox, &mut seen).0.is_empty(),
+        "no warning before 50 s"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (events, view) = received(&outbox);
+    let (events, view) = received(&outbox, &mut seen);
     assert_eq!(events, vec![(TimerEvent::Warning, 10_000)]);
     assert_eq!(view.unwrap().timer.unwrap().state, TimerState::Warned);
 
@@ -100,15 +108,18 @@ async fn warning_extension_and_expiry_with_auto_close() {
     w.command(&fac, Command::ExtendTimer { secs: 30 })
         .await
         .unwrap();
-    let (_, view) = received(&outbox);
+    let (_, view) = received(&outbox, &mut seen);
     assert_eq!(view.unwrap().timer.unwrap().state, TimerState::Running);
     tokio::time::sleep(Duration::from_millis(29_900)).await;
-    assert!(received(&outbox).0.is_empty());
+    assert!(received(&outbox, &mut seen).0.is_empty());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(received(&outbox).0, vec![(TimerEvent::Warning, 10_000)]);
+    assert_eq!(
+        received(&outbox, &mut seen).0,
+        vec![(TimerEvent::Warning, 10_000)]
+    );
 
     tokio::time::sleep(Duration::from_millis(10_000)).await;
-    let (events, view) = received(&outbox);
+    let (events, view) = received(&outbox, &mut seen);
     assert_eq!(events, vec![(TimerEvent::Expired, 0)]);
     let view = view.unwrap();
     assert_eq!(view.timer.as_ref().unwrap().state, TimerState::Expired);
@@ -119,13 +130,13 @@ async fn warning_extension_and_expiry_with_auto_close() {
     w.fire_timer(id).await;
     w.fire_timer(id + 1).await;
     tokio::time::sleep(Duration::from_secs(120)).await;
-    assert!(received(&outbox).0.is_empty());
+    assert!(received(&outbox, &mut seen).0.is_empty());
     assert_eq!(w.view().timer.unwrap().state, TimerState::Expired);
 }
 
 #[tokio::test(start_paused = true)]
 async fn stopped_timer_never_fires_and_no_auto_close_keeps_breakouts() {
-    let (w, fac, outbox) = workshop().await;
+    let (w, fac, outbox, mut seen) = workshop().await;
     w.command(
         &fac,
         Command::CreateBreakouts {
@@ -139,7 +150,7 @@ async fn stopped_timer_never_fires_and_no_auto_close_keeps_breakouts() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     w.command(&fac, Command::StopTimer).await.unwrap();
     tokio::time::sleep(Duration::from_secs(60)).await;
-    let (events, _) = received(&outbox);
+    let (events, _) = received(&outbox, &mut seen);
     assert!(
         events.is_empty(),
         "a stopped timer fires nothing: {events:?}"
@@ -156,19 +167,19 @@ async fn stopped_timer_never_fires_and_no_auto_close_keeps_breakouts() {
     // Without auto-close, expiry leaves the breakouts open.
     w.command(&fac, exercise(20, 0, false)).await.unwrap();
     tokio::time::sleep(Duration::from_secs(21)).await;
-    let (events, _) = received(&outbox);
+    let (events, _) = received(&outbox, &mut seen);
     assert_eq!(events, vec![(TimerEvent::Expired, 0)]);
     assert!(w.view().breakouts_open);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_new_exercise_replaces_the_running_timer() {
-    let (w, fac, outbox) = workshop().await;
+    let (w, fac, outbox, mut seen) = workshop().await;
     w.command(&fac, exercise(100, 10, false)).await.unwrap();
     tokio::time::sleep(Duration::from_secs(50)).await;
     w.command(&fac, exercise(20, 5, false)).await.unwrap();
     tokio::time::sleep(Duration::from_secs(200)).await;
-    let (events, view) = received(&outbox);
+    let (events, view) = received(&outbox, &mut seen);
     // Only the second timer's events: warning at 15 s, expiry at 20 s.
     assert_eq!(
         events,

@@ -140,7 +140,8 @@ test('breakouts, a broadcast exercise with one countdown, help, and the review s
   await f.getByLabel('Let attendees choose their team').check();
   await bo.locator('.room[data-room="plenary"]').waitFor();
   const otherTeam = adaRoom === 'room-1' ? 'Team B' : 'Team A';
-  await bo.getByRole('button', { name: `Join ${otherTeam}` }).click();
+  // The choice shows each team's size (from the view's team_sizes: Bo sees no other team's members).
+  await bo.getByRole('button', { name: new RegExp(`^Join ${otherTeam} \\(\\d+ members?\\)$`) }).click();
   await bo.getByRole('button', { name: `${otherTeam} (your team)` }).waitFor();
   await f.locator('.team-col', { hasText: otherTeam }).locator('.person', { hasText: 'Bo' }).waitFor();
 

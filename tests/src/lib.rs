@@ -120,35 +120,76 @@ impl TestServer {
     }
 }
 
-/// A workshop with one breakout room ("room-1") holding `n` attendees; returns the
-/// facilitator and the attendees (connected), the room id and the facilitator's token.
+/// The set-up most tests share, a class with one team: a workshop with one breakout room
+/// ("room-1") and `n` attendees ("Member 0", "Member 1", ...) assigned to it, not connected yet.
+pub struct TeamClass {
+    pub created: Created,
+    pub fac: Client,
+    /// Each attendee's participant id and token, in join order.
+    pub members: Vec<(String, String)>,
+    /// The team's room id.
+    pub room: String,
+}
+
+impl TeamClass {
+    pub async fn on(server: &TestServer, title: &str, n: usize) -> anyhow::Result<TeamClass> {
+        let created = server.create_workshop(title).await?;
+        let mut fac = server.connect(&created.token).await?;
+        let breakouts = Command::CreateBreakouts {
+            names: vec!["Team A".into()],
+        };
+        anyhow::ensure!(fac.command(breakouts).await? == Ok(()), "create_breakouts");
+        let mut members = Vec::new();
+        for i in 0..n {
+            members.push(
+                server
+                    .join(&created.join_code, &format!("Member {i}"))
+                    .await?,
+            );
+        }
+        anyhow::ensure!(
+            fac.command(Command::AssignAuto).await? == Ok(()),
+            "assign_auto"
+        );
+        Ok(TeamClass {
+            created,
+            fac,
+            members,
+            room: "room-1".to_owned(),
+        })
+    }
+
+    /// The attendees' tokens, in join order.
+    pub fn tokens(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|(_, token)| token.clone())
+            .collect()
+    }
+
+    /// Connects every attendee; with `join`, each also joins the team's room.
+    pub async fn connect(&self, server: &TestServer, join: bool) -> anyhow::Result<Vec<Client>> {
+        let mut clients = Vec::new();
+        for token in self.tokens() {
+            let mut client = server.connect(&token).await?;
+            if join {
+                client.join(&self.room).await?;
+            }
+            clients.push(client);
+        }
+        Ok(clients)
+    }
+}
+
+/// A [`TeamClass`] of `n` with every attendee connected (not joined to the room); returns the
+/// facilitator, the attendees, the room id and the facilitator's token.
 pub async fn one_team(
     server: &TestServer,
     n: usize,
 ) -> anyhow::Result<(Client, Vec<Client>, String, String)> {
-    let created = server.create_workshop("Model v2").await?;
-    let mut fac = server.connect(&created.token).await?;
-    let breakouts = plenary_protocol::workshop::Command::CreateBreakouts {
-        names: vec!["Team A".into()],
-    };
-    assert_eq!(fac.command(breakouts).await?, Ok(()));
-    let mut tokens = Vec::new();
-    for i in 0..n {
-        let (_, token) = server
-            .join(&created.join_code, &format!("Member {i}"))
-            .await?;
-        tokens.push(token);
-    }
-    assert_eq!(
-        fac.command(plenary_protocol::workshop::Command::AssignAuto)
-            .await?,
-        Ok(())
-    );
-    let mut clients = Vec::new();
-    for token in &tokens {
-        clients.push(server.connect(token).await?);
-    }
-    Ok((fac, clients, "room-1".to_owned(), created.token))
+    let class = TeamClass::on(server, "Model v2", n).await?;
+    let clients = class.connect(server, false).await?;
+    Ok((class.fac, clients, class.room, class.created.token))
 }
 
 /// A class spread over two nodes sharing `redis` (rate limits raised): a workshop with one
@@ -245,7 +286,8 @@ pub struct Client {
     /// The token it said hello with, to reconnect as the same participant.
     pub token: String,
     pub participant: String,
-    /// The latest workshop view received (welcome, then every `workshop` message).
+    /// The workshop view as the server sent it: the welcome's, with every `workshop_patch`
+    /// applied.
     pub view: WorkshopView,
     /// The client's Lamport clock for stamps.
     pub clock: u64,
@@ -255,6 +297,8 @@ pub struct Client {
     /// Every timer event received, in order (even those `recv_until` skipped).
     pub timer_events: Vec<plenary_protocol::TimerEvent>,
     next_req: u64,
+    /// The size of the last text frame received, in bytes.
+    pub last_frame_bytes: usize,
 }
 
 /// How a connection ended, as seen by the client.
@@ -308,6 +352,7 @@ impl Client {
             session: rand::random(),
             timer_events: Vec::new(),
             next_req: 0,
+            last_frame_bytes: 0,
         };
         match client.recv().await? {
             ServerMsg::Welcome {
@@ -342,8 +387,9 @@ impl Client {
                 Some(Ok(Message::Text(t))) => {
                     let msg: ServerMsg = serde_json::from_str(&t)
                         .with_context(|| format!("undecodable server message {t}"))?;
-                    if let ServerMsg::Workshop { workshop } = &msg {
-                        self.view = workshop.clone();
+                    self.last_frame_bytes = t.len();
+                    if let ServerMsg::WorkshopPatch { patch } = &msg {
+                        self.view.apply(patch.clone());
                     }
                     if let ServerMsg::Timer { event, .. } = &msg {
                         self.timer_events.push(*event);
@@ -363,14 +409,12 @@ impl Client {
         &mut self,
         pred: impl Fn(&WorkshopView) -> bool,
     ) -> anyhow::Result<WorkshopView> {
-        if pred(&self.view) {
-            return Ok(self.view.clone());
+        loop {
+            if pred(&self.view) {
+                return Ok(self.view.clone());
+            }
+            self.recv().await?;
         }
-        self.recv_until(|m| match m {
-            ServerMsg::Workshop { workshop } if pred(workshop) => Some(workshop.clone()),
-            _ => None,
-        })
-        .await
     }
 
     /// Receives until `pick` returns Some, discarding other messages.
@@ -535,6 +579,7 @@ fn empty_view() -> WorkshopView {
         timer: None,
         stage: None,
         help: vec![],
+        team_sizes: Default::default(),
     }
 }
 

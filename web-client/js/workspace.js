@@ -217,7 +217,7 @@ export function startWorkspace(root, session, { onLeave }) {
       notice: roomNotice(me, w, place, team),
       teamChoices:
         me.role === 'attendee' && w.allow_choice && place === PLENARY
-          ? w.rooms.filter((r) => r.kind === 'breakout').map((r) => ({ id: r.id, name: r.name, current: r.id === team }))
+          ? w.rooms.filter((r) => r.kind === 'breakout').map((r) => ({ id: r.id, name: r.name, size: w.team_sizes?.[r.id] ?? 0, current: r.id === team }))
           : [],
     });
   }

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sync } from '../js/net/sync.js';
+import { PROTOCOL_VERSION } from '../js/lib/protocol.gen.js';
 
 class FakeSocket {
   static all = [];
@@ -74,8 +75,9 @@ const workshopView = {
   timer: null,
   stage: null,
   help: [],
+  team_sizes: { 'room-1': 1 },
 };
-const welcome = { type: 'welcome', protocol: 2, session: 's-1', participant: { participant: 'p-a', name: 'Ada', role: 'attendee' }, server_time: Date.now(), heartbeat_ms: 15000, workshop: workshopView };
+const welcome = { type: 'welcome', protocol: PROTOCOL_VERSION, session: 's-1', participant: { participant: 'p-a', name: 'Ada', role: 'attendee' }, server_time: Date.now(), heartbeat_ms: 15000, workshop: workshopView };
 const emptyDoc = { clock: 0, objects: {}, tombstones: [] };
 
 function setup() {
@@ -93,7 +95,7 @@ test('an edit pending across a dropped connection is resent once, with its op id
   const { sync, timers, socket } = setup();
   sync.join('room-1');
   socket().open();
-  assert.deepEqual(socket().sent[0], { type: 'hello', protocol: 2, token: 'tok', resume: [] });
+  assert.deepEqual(socket().sent[0], { type: 'hello', protocol: PROTOCOL_VERSION, token: 'tok', resume: [] });
   assert.deepEqual(socket().sent[1], { type: 'join', room: 'room-1' });
   socket().receive(welcome);
   assert.equal(sync.status.status, 'connected');

@@ -1,6 +1,9 @@
-//! One actor task per room: it owns the room's document, seq and member list, orders every op,
-//! commits each batch through the store, and only then acknowledges and fans out, each broadcast
-//! serialized once. Nothing else touches a room's document.
+//! One actor task per room: it owns the room's document, seq and member list. Nothing else
+//! touches a room's document. This module is the core both sequencers share (admission,
+//! membership, catch-up, dedup, sealed values, broadcast); the order comes from one of two:
+//! * `local.rs`, on a node alone: the room orders each batch, commits it through the store, and
+//!   only then acknowledges and fans out, each broadcast serialized once;
+//! * `shared.rs`, with several nodes: Redis orders the ops and the room applies its log.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
@@ -15,17 +18,16 @@ use plenary_protocol::{
     validate, Doc, ErrorCode, Member, Op, OpKind, SealedEntry, ServerMsg, Value,
 };
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::warn;
 
 mod dedup;
+mod local;
 mod shared;
 
 use self::dedup::DedupWindow;
+use crate::backend::Backend;
 use crate::outbox::Outbox;
-use crate::store::{
-    Dedup, EncodedOp, RoomRecord, SealedValue, SealedWrite, Store, StoredOp, Write,
-};
+use crate::store::{RoomRecord, SealedValue, SealedWrite, StoredOp};
 use crate::workshop::{RoomCtx, Workshop};
 
 /// Ops kept in memory for catch-up. A client further behind gets a snapshot.
@@ -138,7 +140,6 @@ struct Room {
     id: Arc<str>,
     /// Weak: the workshop owns its rooms, not the other way round.
     workshop: Weak<Workshop>,
-    store: Arc<dyn Store>,
     /// Changes only when the room's history is reset; clients then resync from a snapshot.
     epoch: u64,
     seq: u64,
@@ -171,8 +172,6 @@ struct Room {
     reveal_check: bool,
     /// How often a room that took ops writes a snapshot (`--snapshot-secs`).
     snapshot_every: Duration,
-    /// Multi-node mode: Redis orders the ops and this node follows the room's log.
-    shared: Option<shared::SharedRoom>,
 }
 
 /// Starts a room actor on the context's tracker and returns its handle. `record` is the room as
@@ -193,7 +192,6 @@ pub fn spawn(
         workshop_id: workshop.id.as_str().into(),
         id: id.clone(),
         workshop: Arc::downgrade(workshop),
-        store: ctx.store.clone(),
         epoch: record.epoch,
         seq: record.seq,
         doc: record.doc,
@@ -211,10 +209,6 @@ pub fn spawn(
         remote_members: Vec::new(),
         reveal_check: false,
         snapshot_every: ctx.snapshot_every,
-        shared: ctx
-            .redis
-            .clone()
-            .map(|r| shared::SharedRoom::new(r, &workshop.id, &id)),
     };
     // The window is filled oldest first: the snapshot's op ids, and the ops after it still in the
     // store (which may include older ones the snapshot covers but the store has not dropped).
@@ -249,7 +243,17 @@ pub fn spawn(
         .into();
         room.push_log(stored.seq, frame);
     }
-    ctx.tracker.spawn(room.run(rx, ctx.shutdown.clone()));
+    // The sequencer: the room itself with the embedded store, or Redis with several nodes.
+    let shutdown = ctx.shutdown.clone();
+    match &ctx.backend {
+        Backend::Local(store) => {
+            ctx.tracker.spawn(room.run(store.clone(), rx, shutdown));
+        }
+        Backend::Cluster(redis) => {
+            let sequencer = shared::SharedRoom::new(redis.clone(), &workshop.id, &id);
+            ctx.tracker.spawn(room.run_shared(sequencer, rx, shutdown));
+        }
+    }
     RoomHandle { id, tx }
 }
 
@@ -262,132 +266,7 @@ enum Screened {
     Rejected(ErrorCode, String),
 }
 
-/// The result of ordering one op, delivered after the batch is committed.
-enum Outcome {
-    Applied {
-        conn: ConnId,
-        op_id: String,
-        seq: u64,
-        /// The server completed the op (a reveal's values): the sender gets the op too.
-        echo: bool,
-    },
-    Duplicate {
-        conn: ConnId,
-        op_id: String,
-        seq: u64,
-    },
-    Rejected {
-        conn: ConnId,
-        op_id: String,
-        code: ErrorCode,
-        message: String,
-    },
-}
-
 impl Room {
-    async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>, shutdown: CancellationToken) {
-        if self.shared.is_some() {
-            return self.run_shared(rx, shutdown).await;
-        }
-        let mut batch = Vec::with_capacity(BATCH);
-        // Spread the rooms' snapshots over the period instead of writing them all at once.
-        let first =
-            tokio::time::Instant::now() + self.snapshot_every.mul_f64(rand::random::<f64>());
-        let mut snapshot_timer = tokio::time::interval_at(first, self.snapshot_every);
-        loop {
-            tokio::select! {
-                n = rx.recv_many(&mut batch, BATCH) => {
-                    if n == 0 {
-                        break;
-                    }
-                    self.handle_batch(&mut batch).await;
-                    if self.seq >= self.snapshot_seq + SNAPSHOT_EVERY_OPS {
-                        self.snapshot().await;
-                    }
-                }
-                _ = snapshot_timer.tick() => {
-                    if self.seq > self.snapshot_seq {
-                        self.snapshot().await;
-                    }
-                    // A change of teams reaches the room only as a leave; a team change of a
-                    // member who stays (on stage), or a reveal the store refused, is caught here.
-                    self.auto_reveal().await;
-                }
-                _ = shutdown.cancelled() => break,
-            }
-        }
-        debug!(room = %self.id, seq = self.seq, "room actor stopped");
-    }
-
-    /// The most recent op ids (at most [`DEDUP_PERSISTED`]), oldest first, to store with a
-    /// snapshot.
-    fn dedup_window(&self) -> Vec<Dedup> {
-        self.dedup
-            .newest(DEDUP_PERSISTED)
-            .map(|(op_id, seq, participant)| Dedup {
-                op_id: op_id.to_owned(),
-                seq,
-                participant: participant.to_owned(),
-            })
-            .collect()
-    }
-
-    /// Writes the document at the current seq with the recent op ids; the store may then drop
-    /// the ops it covers. A failed snapshot loses nothing: the ops are only dropped after one.
-    async fn snapshot(&mut self) {
-        let write = Write::Snapshot {
-            workshop: self.workshop_id.clone(),
-            room: self.id.clone(),
-            epoch: self.epoch,
-            seq: self.seq,
-            doc: self.doc.canonical_json(),
-            dedup: self.dedup_window(),
-        };
-        match self.store.write(write).await {
-            Ok(()) => self.snapshot_seq = self.seq,
-            Err(e) => warn!(room = %self.id, error = %e, "snapshot failed; will retry"),
-        }
-    }
-
-    async fn handle_batch(&mut self, batch: &mut Vec<RoomCmd>) {
-        self.batch_start = (self.doc.clock, self.seq);
-        let mut outcomes = Vec::new();
-        let mut committed: Vec<StoredOp> = Vec::new();
-        for cmd in batch.drain(..) {
-            match cmd {
-                RoomCmd::Op { conn, op, outbox } if !self.members.contains_key(&conn) => {
-                    self.reject_non_member(&op, &outbox);
-                }
-                RoomCmd::Op { conn, op, .. } => {
-                    let outcome = self.order(conn, op, &mut committed);
-                    outcomes.push(outcome);
-                }
-                RoomCmd::Seed(template) => {
-                    for op in templates::seed_ops(&self.doc, template) {
-                        if validate(&self.doc, &op).is_ok() {
-                            self.apply(&op);
-                            self.remember(op.id.clone(), self.seq, SERVER_CLIENT);
-                            committed.push(StoredOp {
-                                seq: self.seq,
-                                op,
-                                participant: SERVER_CLIENT.to_owned(),
-                            });
-                        }
-                    }
-                }
-                other => {
-                    // Membership changes see every op ordered before them: flush first.
-                    self.commit(&mut committed, &mut outcomes).await;
-                    self.handle_control(other);
-                }
-            }
-        }
-        self.commit(&mut committed, &mut outcomes).await;
-        if std::mem::take(&mut self.reveal_check) {
-            self.auto_reveal().await;
-        }
-    }
-
     /// Objects whose round the server must reveal now: `auto_reveal` is on, nothing is revealed
     /// yet, and every member of the team who is present (connected to the room, on any node)
     /// has sealed an entry. Someone who left does not hold the round up.
@@ -452,39 +331,6 @@ impl Room {
                 values: Default::default(),
             },
         }
-    }
-
-    /// Orders and commits the reveals that are due (single-node mode), like a member's reveal.
-    async fn auto_reveal(&mut self) {
-        let due = self.due_reveals();
-        if due.is_empty() {
-            return;
-        }
-        self.batch_start = (self.doc.clock, self.seq);
-        let mut committed = Vec::new();
-        for object in due.iter().cloned() {
-            let op = self.server_reveal(object, 0);
-            if validate(&self.doc, &op).is_err() {
-                continue;
-            }
-            let op = self.seal_privately(op, SERVER_CLIENT);
-            let op = self.doc.public_reveal(op);
-            self.apply(&op);
-            self.remember(op.id.clone(), self.seq, SERVER_CLIENT);
-            committed.push(StoredOp {
-                seq: self.seq,
-                op,
-                participant: SERVER_CLIENT.to_owned(),
-            });
-        }
-        self.commit(&mut committed, &mut Vec::new()).await;
-        // The store refused the batch: try again after the next batch or snapshot tick.
-        self.reveal_check = due.iter().any(|o| {
-            self.doc
-                .objects
-                .get(o)
-                .is_some_and(|x| x.revealed.is_none())
-        });
     }
 
     /// Answers an op from a connection that is not (or no longer) a member, through the op's own
@@ -553,41 +399,6 @@ impl Room {
             return Screened::Rejected(e.code, e.message);
         }
         Screened::Accepted(participant)
-    }
-
-    /// Decides one op: duplicate, rejected, or applied at the next seq (not yet committed).
-    fn order(&mut self, conn: ConnId, op: Op, committed: &mut Vec<StoredOp>) -> Outcome {
-        let op_id = op.id.clone();
-        let participant = match self.screen(conn, &op) {
-            Screened::Accepted(participant) => participant,
-            Screened::Duplicate(seq) => return Outcome::Duplicate { conn, op_id, seq },
-            Screened::Rejected(code, message) => {
-                return Outcome::Rejected {
-                    conn,
-                    op_id,
-                    code,
-                    message,
-                }
-            }
-        };
-        let echo = matches!(op.kind, OpKind::Reveal { .. });
-        self.reveal_check |= may_complete_a_round(&op);
-        let op = self.seal_privately(op, &participant);
-        let op = self.doc.public_reveal(op);
-        self.apply(&op);
-        let seq = self.seq;
-        self.remember(op.id.clone(), seq, &participant);
-        committed.push(StoredOp {
-            seq,
-            op,
-            participant,
-        });
-        Outcome::Applied {
-            conn,
-            op_id,
-            seq,
-            echo,
-        }
     }
 
     /// Takes the private part out of an op about to be ordered: a seal's value goes to the
@@ -741,127 +552,6 @@ impl Room {
             }
         }
         (self.doc.clock, self.seq) = self.batch_start;
-    }
-
-    /// Makes the ordered ops durable, then acknowledges and broadcasts them. If the store
-    /// fails, nothing of the batch is acknowledged or kept: the room rolls back and every op in
-    /// it is rejected with `unavailable`, so the client can resend it later.
-    async fn commit(&mut self, committed: &mut Vec<StoredOp>, outcomes: &mut Vec<Outcome>) {
-        // Each op is encoded once: the stored text, and the broadcast frame built around it.
-        let mut frames = Vec::with_capacity(committed.len());
-        if !committed.is_empty() {
-            let mut encoded = Vec::with_capacity(committed.len());
-            for stored in committed.iter() {
-                let op = serde_json::to_string(&stored.op).expect("ops always serialize");
-                let frame: Utf8Bytes = ServerMsg::op_frame(&self.id, stored.seq, &op).into();
-                frames.push((stored.seq, frame));
-                encoded.push(EncodedOp {
-                    seq: stored.seq,
-                    participant: stored.participant.clone(),
-                    op,
-                });
-            }
-            let write = Write::Ops {
-                workshop: self.workshop_id.clone(),
-                room: self.id.clone(),
-                epoch: self.epoch,
-                ops: encoded,
-                sealed: std::mem::take(&mut self.sealed_writes),
-            };
-            if let Err(e) = self.store.write(write).await {
-                warn!(room = %self.id, error = %e, "storing ops failed; batch rolled back");
-                let rolled_back_after = self.batch_start.1;
-                self.roll_back(committed);
-                committed.clear();
-                frames.clear();
-                for outcome in outcomes.iter_mut() {
-                    // A resend of an op of this same batch was a duplicate of a seq that is
-                    // gone now: it is refused like the op itself.
-                    let (conn, op_id) = match outcome {
-                        Outcome::Applied { conn, op_id, .. } => (*conn, op_id),
-                        Outcome::Duplicate { conn, op_id, seq } if *seq > rolled_back_after => {
-                            (*conn, op_id)
-                        }
-                        _ => continue,
-                    };
-                    *outcome = Outcome::Rejected {
-                        conn,
-                        op_id: std::mem::take(op_id),
-                        code: ErrorCode::Unavailable,
-                        message: "the server could not store this change; retry later".into(),
-                    };
-                }
-            }
-        }
-        committed.clear();
-        self.undo.clear();
-        self.sealed_undo.clear();
-        self.batch_start = (self.doc.clock, self.seq);
-        // Acks and broadcasts go out strictly in seq order, whoever sent the op (a client, or
-        // the server seeding a template); then the rejects and duplicate acks.
-        let mut senders: HashMap<u64, (ConnId, String, bool)> = HashMap::new();
-        for outcome in outcomes.iter_mut() {
-            if let Outcome::Applied {
-                conn,
-                seq,
-                op_id,
-                echo,
-            } = outcome
-            {
-                senders.insert(*seq, (*conn, std::mem::take(op_id), *echo));
-            }
-        }
-        for (seq, frame) in frames {
-            self.push_log(seq, frame.clone());
-            let sender = senders.remove(&seq);
-            // The sender of an op the server completed gets it first, then its ack.
-            let except = match &sender {
-                Some((conn, _, false)) => Some(*conn),
-                _ => None,
-            };
-            self.broadcast_except(except, &frame);
-            if let Some((conn, op_id, _)) = &sender {
-                let ack = ServerMsg::Ack {
-                    room: self.id.to_string(),
-                    op_id: op_id.clone(),
-                    seq,
-                };
-                self.send_to(*conn, ack.to_json().into());
-            }
-        }
-        let mut told = std::mem::take(&mut self.sealed_told);
-        told.sort();
-        told.dedup();
-        for member in told {
-            self.tell_sealed(&member);
-        }
-        for outcome in outcomes.drain(..) {
-            match outcome {
-                Outcome::Applied { .. } => {}
-                Outcome::Duplicate { conn, op_id, seq } => {
-                    let ack = ServerMsg::Ack {
-                        room: self.id.to_string(),
-                        op_id,
-                        seq,
-                    };
-                    self.send_to(conn, ack.to_json().into());
-                }
-                Outcome::Rejected {
-                    conn,
-                    op_id,
-                    code,
-                    message,
-                } => {
-                    let msg = ServerMsg::Reject {
-                        room: self.id.to_string(),
-                        op_id,
-                        code,
-                        message,
-                    };
-                    self.send_to(conn, msg.to_json().into());
-                }
-            }
-        }
     }
 
     fn handle_control(&mut self, cmd: RoomCmd) {
@@ -1027,7 +717,7 @@ impl Room {
 
 /// Whether `op` may be the last thing an auto-reveal round waited for: a seal, or a set that
 /// turns the flag on.
-fn may_complete_a_round(op: &Op) -> bool {
+pub(super) fn may_complete_a_round(op: &Op) -> bool {
     match &op.kind {
         OpKind::Seal { .. } => true,
         OpKind::Set { fields, .. } => fields.contains_key("auto_reveal"),

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::{ConnId, Room, RoomCmd, Screened, BATCH, CATCHUP_MAX_OPS, SNAPSHOT_EVERY_OPS};
-use crate::shared::{
+use crate::cluster::{
     sealed_action, AppendError, Appended, Entry, Redis, RoomKeys, Subscriber, PRESENCE_REFRESH,
 };
 use crate::store::StoredOp;
@@ -63,20 +63,17 @@ struct Outgoing {
 }
 
 impl Room {
-    fn sh(&mut self) -> &mut SharedRoom {
-        self.shared.as_mut().expect("shared mode")
-    }
-
+    /// The room's actor with several nodes: Redis orders the ops (`sh`), this node applies them
+    /// in log order.
     pub(super) async fn run_shared(
         mut self,
+        mut sh: SharedRoom,
         mut rx: mpsc::Receiver<RoomCmd>,
         shutdown: CancellationToken,
     ) {
         // Load the room (epoch, snapshot, tail) before serving anything; retry while Redis is away.
         loop {
-            let keys = &self.shared.as_ref().expect("shared mode").keys;
-            let redis = self.shared.as_ref().expect("shared mode").redis.clone();
-            match redis.load_room(keys, CATCHUP_MAX_OPS as u64).await {
+            match sh.redis.load_room(&sh.keys, CATCHUP_MAX_OPS as u64).await {
                 Ok(loaded) => {
                     self.epoch = loaded.epoch;
                     self.doc = loaded.doc;
@@ -89,7 +86,7 @@ impl Room {
                                 self.record(stored);
                             }
                         } else {
-                            self.apply_entry(entry);
+                            self.apply_entry(&mut sh, entry);
                         }
                     }
                     break;
@@ -103,7 +100,7 @@ impl Room {
                 }
             }
         }
-        let mut entries_rx = self.sh().entries_rx.take().expect("taken once");
+        let mut entries_rx = sh.entries_rx.take().expect("taken once");
         let mut batch = Vec::with_capacity(BATCH);
         // Spread the rooms' snapshots over the period instead of writing them all at once.
         let first =
@@ -116,34 +113,33 @@ impl Room {
                     if n == 0 {
                         break;
                     }
-                    self.shared_batch(&mut batch).await;
+                    self.shared_batch(&mut sh, &mut batch).await;
                 }
-                Some(entries) = entries_rx.recv() => self.apply_entries(entries).await,
+                Some(entries) = entries_rx.recv() => self.apply_entries(&mut sh, entries).await,
                 _ = presence_timer.tick() => {
-                    if self.sh().subscribed {
-                        self.refresh_presence().await;
+                    if sh.subscribed {
+                        self.refresh_presence(&sh).await;
                         // Every second, whatever happened: a team change without a leave, or a
                         // reveal Redis refused, is caught here.
                         self.reveal_check = true;
-                        self.shared_auto_reveal().await;
+                        self.shared_auto_reveal(&mut sh).await;
                     }
                 }
                 _ = snapshot_timer.tick() => {
-                    if self.seq > self.snapshot_seq && self.sh().subscribed {
-                        self.shared_snapshot().await;
+                    if self.seq > self.snapshot_seq && sh.subscribed {
+                        self.shared_snapshot(&sh).await;
                     }
                 }
                 _ = shutdown.cancelled() => break,
             }
         }
-        if self.sh().subscribed {
-            let key = self.sh().keys.log.clone();
-            self.sh().redis.unsubscribe(&key);
+        if sh.subscribed {
+            sh.redis.unsubscribe(&sh.keys.log);
         }
         debug!(room = %self.id, seq = self.seq, "shared room actor stopped");
     }
 
-    async fn shared_batch(&mut self, batch: &mut Vec<RoomCmd>) {
+    async fn shared_batch(&mut self, sh: &mut SharedRoom, batch: &mut Vec<RoomCmd>) {
         let mut outgoing: Vec<Outgoing> = Vec::new();
         for cmd in batch.drain(..) {
             match cmd {
@@ -151,7 +147,7 @@ impl Room {
                     self.reject_non_member(&op, &outbox);
                 }
                 RoomCmd::Op { conn, op, .. } => {
-                    if let Some(o) = self.check(conn, op) {
+                    if let Some(o) = self.check(sh, conn, op) {
                         outgoing.push(o);
                     }
                 }
@@ -169,37 +165,37 @@ impl Room {
                     }
                 }
                 other => {
-                    self.append(&mut outgoing).await;
+                    self.append(sh, &mut outgoing).await;
                     let membership = matches!(other, RoomCmd::Join { .. } | RoomCmd::Leave { .. });
                     let joining = match &other {
                         RoomCmd::Join { member, .. } => Some(member.participant.clone()),
                         _ => None,
                     };
                     if joining.is_some() {
-                        self.ensure_subscribed().await;
+                        self.ensure_subscribed(sh).await;
                     }
                     self.handle_control(other);
                     if let Some(member) = joining {
-                        self.tell_sealed_shared(&member, true).await;
+                        self.tell_sealed_shared(sh, &member, true).await;
                     }
                     if membership {
-                        self.after_membership_change().await;
-                        self.shared_auto_reveal().await;
+                        self.after_membership_change(sh).await;
+                        self.shared_auto_reveal(sh).await;
                     }
                 }
             }
         }
-        self.append(&mut outgoing).await;
+        self.append(sh, &mut outgoing).await;
     }
 
     /// Permission, stamp and validation checks of one op against this node's replica. A passing
     /// op is applied tentatively, so later ops of the same batch validate against it.
-    fn check(&mut self, conn: ConnId, op: Op) -> Option<Outgoing> {
+    fn check(&mut self, sh: &mut SharedRoom, conn: ConnId, op: Op) -> Option<Outgoing> {
         // First op of the batch: apply what is in flight, tentatively, so that validation sees it.
-        if self.undo.is_empty() && !self.sh().inflight.is_empty() {
+        if self.undo.is_empty() && !sh.inflight.is_empty() {
             let seq = self.seq;
-            self.sh().inflight.retain(|s, _| *s > seq);
-            let inflight: Vec<Op> = self.sh().inflight.values().cloned().collect();
+            sh.inflight.retain(|s, _| *s > seq);
+            let inflight: Vec<Op> = sh.inflight.values().cloned().collect();
             for op in &inflight {
                 self.tentative(op);
             }
@@ -242,9 +238,9 @@ impl Room {
 
     /// Sends `member`'s connections here their own sealed values, read from Redis (`quiet`:
     /// not when there are none, as after a join).
-    async fn tell_sealed_shared(&mut self, member: &str, quiet: bool) {
-        let redis = self.sh().redis.clone();
-        let entries = match redis.sealed_of(&self.sh().keys, member).await {
+    async fn tell_sealed_shared(&mut self, sh: &SharedRoom, member: &str, quiet: bool) {
+        let redis = sh.redis.clone();
+        let entries = match redis.sealed_of(&sh.keys, member).await {
             Ok(entries) => entries,
             Err(e) => {
                 warn!(room = %self.id, error = %e, "cannot read sealed values");
@@ -267,7 +263,7 @@ impl Room {
 
     /// Undoes the tentative applies and asks Redis to order the ops. Acks are sent when the
     /// entries come back through the reader, in seq order.
-    async fn append(&mut self, outgoing: &mut Vec<Outgoing>) {
+    async fn append(&mut self, sh: &mut SharedRoom, outgoing: &mut Vec<Outgoing>) {
         // Tentative applies (in-flight ops, and this batch's) are undone even when every op of
         // the batch was refused.
         if !self.undo.is_empty() {
@@ -281,8 +277,8 @@ impl Room {
             .iter()
             .map(|o| (o.op.clone(), o.participant.clone(), o.sealed.clone()))
             .collect();
-        let redis = self.sh().redis.clone();
-        let result = redis.append(&self.sh().keys, &ops).await;
+        let redis = sh.redis.clone();
+        let result = redis.append(&sh.keys, &ops).await;
         match result {
             Err(e) => {
                 // `unavailable` promises that nothing was applied: only when the script did not
@@ -321,7 +317,7 @@ impl Room {
                 for (o, appended) in batch.into_iter().zip(results) {
                     if let Appended::New(seq) = appended {
                         if seq > self.seq {
-                            self.sh().inflight.insert(seq, o.op.clone());
+                            sh.inflight.insert(seq, o.op.clone());
                         }
                     }
                     let Some(conn) = o.conn else { continue };
@@ -331,7 +327,7 @@ impl Room {
                                 told.push(o.participant.clone());
                             }
                             let echo = matches!(o.op.kind, OpKind::Reveal { .. });
-                            self.sh().pending.insert(seq, (conn, o.op.id, echo));
+                            sh.pending.insert(seq, (conn, o.op.id, echo));
                         }
                         Appended::Duplicate(seq, by) if by == o.participant => {
                             if seq <= self.seq {
@@ -343,7 +339,7 @@ impl Room {
                                 self.send_to(conn, ack.to_json().into());
                             } else {
                                 let echo = matches!(o.op.kind, OpKind::Reveal { .. });
-                                self.sh().pending.insert(seq, (conn, o.op.id, echo));
+                                sh.pending.insert(seq, (conn, o.op.id, echo));
                             }
                         }
                         Appended::Revealed => {
@@ -369,31 +365,31 @@ impl Room {
                 told.sort();
                 told.dedup();
                 for member in told {
-                    self.tell_sealed_shared(&member, false).await;
+                    self.tell_sealed_shared(sh, &member, false).await;
                 }
             }
         }
     }
 
     /// Applies entries read from the log, filling any gap from the log first.
-    async fn apply_entries(&mut self, entries: Vec<Entry>) {
+    async fn apply_entries(&mut self, sh: &mut SharedRoom, entries: Vec<Entry>) {
         if let Some(first) = entries.first() {
             if first.seq > self.seq + 1 {
-                self.catch_up_log().await;
+                self.catch_up_log(sh).await;
             }
         }
         for e in entries {
-            self.apply_entry(e);
+            self.apply_entry(sh, e);
         }
         if self.seq >= self.snapshot_seq + SNAPSHOT_EVERY_OPS {
-            self.shared_snapshot().await;
+            self.shared_snapshot(sh).await;
         }
-        self.shared_auto_reveal().await;
+        self.shared_auto_reveal(sh).await;
     }
 
     /// Asks Redis to order the reveals that are due. Every node following the room may ask
     /// at once; the script orders the first and answers the others "revealed already".
-    async fn shared_auto_reveal(&mut self) {
+    async fn shared_auto_reveal(&mut self, sh: &mut SharedRoom) {
         if !std::mem::take(&mut self.reveal_check) {
             return;
         }
@@ -410,18 +406,18 @@ impl Room {
                 });
             }
         }
-        self.append(&mut outgoing).await;
+        self.append(sh, &mut outgoing).await;
     }
 
     /// Applies whatever the log holds after this node's seq (a gap, or what was ordered while the
     /// room was not followed).
-    async fn catch_up_log(&mut self) {
-        let redis = self.sh().redis.clone();
+    async fn catch_up_log(&mut self, sh: &mut SharedRoom) {
+        let redis = sh.redis.clone();
         let from = self.seq + 1;
-        match redis.range(&self.sh().keys, from).await {
+        match redis.range(&sh.keys, from).await {
             Ok(fill) => {
                 for e in fill {
-                    self.apply_entry(e);
+                    self.apply_entry(sh, e);
                 }
             }
             Err(e) => warn!(room = %self.id, error = %e, "cannot read the room log"),
@@ -429,14 +425,12 @@ impl Room {
     }
 
     /// Applies one entry in order: an ack for this node's sender, the op for everyone else.
-    fn apply_entry(&mut self, entry: Entry) {
+    fn apply_entry(&mut self, sh: &mut SharedRoom, entry: Entry) {
         if entry.seq <= self.seq {
             return;
         }
         self.seq = entry.seq;
-        if let Some(s) = self.shared.as_mut() {
-            s.inflight.remove(&entry.seq);
-        }
+        sh.inflight.remove(&entry.seq);
         let Some(mut stored) = entry.op else {
             // A malformed entry (never written by Plenary) is skipped; clients see a seq gap.
             return;
@@ -447,7 +441,7 @@ impl Room {
         let seq = stored.seq;
         let op_id = stored.op.id.clone();
         let frame = self.record(stored);
-        let sender = self.shared.as_mut().and_then(|s| s.pending.remove(&seq));
+        let sender = sh.pending.remove(&seq);
         let except = match &sender {
             Some((conn, _, false)) => Some(*conn),
             _ => None,
@@ -480,41 +474,41 @@ impl Room {
 
     /// Starts following the room's log (when it gets its first local member), after catching up
     /// with what was ordered while it was not followed.
-    async fn ensure_subscribed(&mut self) {
-        if self.sh().subscribed {
+    async fn ensure_subscribed(&mut self, sh: &mut SharedRoom) {
+        if sh.subscribed {
             return;
         }
-        self.catch_up_log().await;
-        let redis = self.sh().redis.clone();
-        let key = self.sh().keys.log.clone();
-        let tx = self.sh().entries_tx.clone();
+        self.catch_up_log(sh).await;
+        let redis = sh.redis.clone();
+        let key = sh.keys.log.clone();
+        let tx = sh.entries_tx.clone();
         redis.subscribe(key, format!("{}-1", self.seq), Subscriber::Room(tx));
-        self.sh().subscribed = true;
+        sh.subscribed = true;
     }
 
     /// After a local join or leave: publish presence, and stop following the log when no
     /// local member is left.
-    async fn after_membership_change(&mut self) {
-        self.refresh_presence().await;
-        if self.members.is_empty() && self.sh().subscribed {
-            let key = self.sh().keys.log.clone();
-            self.sh().redis.unsubscribe(&key);
-            self.sh().subscribed = false;
-            self.sh().pending.clear();
-            self.sh().inflight.clear();
+    async fn after_membership_change(&mut self, sh: &mut SharedRoom) {
+        self.refresh_presence(sh).await;
+        if self.members.is_empty() && sh.subscribed {
+            let key = sh.keys.log.clone();
+            sh.redis.unsubscribe(&key);
+            sh.subscribed = false;
+            sh.pending.clear();
+            sh.inflight.clear();
         }
     }
 
     /// Publishes this node's members and reads the other nodes'; broadcasts a change.
-    async fn refresh_presence(&mut self) {
+    async fn refresh_presence(&mut self, sh: &SharedRoom) {
         let local: Vec<Member> = {
             let mut m: Vec<Member> = self.members.values().map(|(m, _)| m.clone()).collect();
             m.sort_by(|a, b| a.participant.cmp(&b.participant));
             m.dedup_by(|a, b| a.participant == b.participant);
             m
         };
-        let redis = self.sh().redis.clone();
-        let Ok(all) = redis.presence(&self.sh().keys, &local).await else {
+        let redis = sh.redis.clone();
+        let Ok(all) = redis.presence(&sh.keys, &local).await else {
             return;
         };
         let remote: Vec<Member> = all
@@ -540,12 +534,12 @@ impl Room {
         }
     }
 
-    async fn shared_snapshot(&mut self) {
+    async fn shared_snapshot(&mut self, sh: &SharedRoom) {
         let doc = self.doc.canonical_json();
         let trim_below = self.seq.saturating_sub(CATCHUP_MAX_OPS as u64);
-        let redis = self.sh().redis.clone();
+        let redis = sh.redis.clone();
         let seq = self.seq;
-        let stored = redis.snapshot(&self.sh().keys, seq, &doc, trim_below).await;
+        let stored = redis.snapshot(&sh.keys, seq, &doc, trim_below).await;
         match stored {
             Ok(()) => self.snapshot_seq = self.seq,
             Err(e) => warn!(room = %self.id, error = %e, "snapshot to redis failed; will retry"),

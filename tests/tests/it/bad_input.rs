@@ -576,14 +576,20 @@ async fn bad_input_is_refused_and_the_server_keeps_serving() -> anyhow::Result<(
             close::PROTOCOL_ERROR,
         ),
         (
-            "protocol 3",
-            Message::text(wrong_version(3)),
+            "protocol 4",
+            Message::text(wrong_version(4)),
             UnsupportedProtocol,
             close::UNSUPPORTED_PROTOCOL,
         ),
         (
             "protocol 0",
             Message::text(wrong_version(0)),
+            UnsupportedProtocol,
+            close::UNSUPPORTED_PROTOCOL,
+        ),
+        (
+            "protocol 2 (whole workshop views, before patches)",
+            Message::text(wrong_version(2)),
             UnsupportedProtocol,
             close::UNSUPPORTED_PROTOCOL,
         ),
@@ -611,7 +617,7 @@ async fn bad_input_is_refused_and_the_server_keeps_serving() -> anyhow::Result<(
         assert_eq!(codes, vec![code], "{what}");
         assert_eq!(ended, Ended::Closed(Some(close_code)), "{what}");
     }
-    assert_eq!(PROTOCOL_VERSION, 2, "the handshake cases assume protocol 2");
+    assert_eq!(PROTOCOL_VERSION, 3, "the handshake cases assume protocol 3");
 
     // 7. Frame size: exactly max_frame_bytes is served; one byte more closes with 1009.
     let config = plenary_tests::plenary_server::Config::for_tests(std::env::temp_dir());

@@ -604,7 +604,7 @@ async fn a_killed_nodes_users_leave_presence_within_the_ttl() -> anyhow::Result<
     tokio::time::timeout(Duration::from_secs(20), gone).await??;
     let took = killed_at.elapsed();
     assert!(
-        took <= plenary_server::shared::PRESENCE_TTL + Duration::from_secs(3),
+        took <= plenary_server::cluster::PRESENCE_TTL + Duration::from_secs(3),
         "took {took:?}"
     );
     drop(doomed);
@@ -691,8 +691,8 @@ async fn a_broken_room_stream_does_not_stall_the_others() -> anyhow::Result<()> 
 /// `DEDUP_OP_IDS` ids for the room however long the room is busy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_dedup_memory_is_bounded_per_room() -> anyhow::Result<()> {
+    use plenary_server::cluster::{Appended, Redis, RoomKeys, DEDUP_IDLE_SECS};
     use plenary_server::room::DEDUP_OP_IDS;
-    use plenary_server::shared::{Appended, Redis, RoomKeys, DEDUP_IDLE_SECS};
 
     let redis = RedisServer::start().await?;
     let shutdown = tokio_util::sync::CancellationToken::new();

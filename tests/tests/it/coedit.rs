@@ -2,9 +2,8 @@
 //! server. The seed is printed and can be fixed with PLENARY_TEST_SEED.
 
 use plenary_protocol::fractional::between;
-use plenary_protocol::workshop::Command;
 use plenary_protocol::{ClientMsg, OpKind, Value};
-use plenary_tests::{create, set, text, Client, Replica, TestServer};
+use plenary_tests::{create, set, text, Client, Replica, TeamClass, TestServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -111,26 +110,9 @@ async fn edit(mut client: Client, seed: u64, room: String) -> anyhow::Result<(Cl
 async fn five_attendees_converge_with_the_server() -> anyhow::Result<()> {
     let seed = plenary_tests::test_seed();
     let server = TestServer::start().await;
-    let created = server.create_workshop("Co-editing").await?;
-    let mut fac = server.connect(&created.token).await?;
-    assert_eq!(
-        fac.command(Command::CreateBreakouts {
-            names: vec!["Team A".into()]
-        })
-        .await?,
-        Ok(())
-    );
-    let mut tokens = Vec::new();
-    for i in 0..ATTENDEES {
-        tokens.push(
-            server
-                .join(&created.join_code, &format!("Attendee {i}"))
-                .await?
-                .1,
-        );
-    }
-    assert_eq!(fac.command(Command::AssignAuto).await?, Ok(()));
-    let room = "room-1".to_owned();
+    let class = TeamClass::on(&server, "Co-editing", ATTENDEES).await?;
+    let tokens = class.tokens();
+    let (mut fac, room) = (class.fac, class.room);
     let mut tasks = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
         let client = server.connect(token).await?;

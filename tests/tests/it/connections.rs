@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use plenary_protocol::workshop::Command;
 use plenary_protocol::{close, ClientMsg, ServerMsg, Value};
-use plenary_tests::{create, Client, Ended, TestServer};
+use plenary_tests::{create, Client, Ended, TeamClass, TestServer};
 
 /// Rate limits out of the way for tests that send bursts (the rate limit has its own tests).
 fn unlimited(c: &mut plenary_tests::plenary_server::Config) {
@@ -14,27 +13,9 @@ fn unlimited(c: &mut plenary_tests::plenary_server::Config) {
 
 /// One facilitator and `n` attendees all in team room "room-1", each joined to it.
 async fn team(server: &TestServer, n: usize) -> anyhow::Result<(Client, Vec<Client>)> {
-    let created = server.create_workshop("Connections").await?;
-    let mut fac = server.connect(&created.token).await?;
-    assert_eq!(
-        fac.command(Command::CreateBreakouts {
-            names: vec!["Team".into()]
-        })
-        .await?,
-        Ok(())
-    );
-    let mut tokens = Vec::new();
-    for i in 0..n {
-        tokens.push(server.join(&created.join_code, &format!("A{i}")).await?.1);
-    }
-    assert_eq!(fac.command(Command::AssignAuto).await?, Ok(()));
-    let mut clients = Vec::new();
-    for t in tokens {
-        let mut c = server.connect(&t).await?;
-        c.join("room-1").await?;
-        clients.push(c);
-    }
-    Ok((fac, clients))
+    let class = TeamClass::on(server, "Connections", n).await?;
+    let clients = class.connect(server, true).await?;
+    Ok((class.fac, clients))
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use plenary_protocol::workshop::{Command, Template, TimerState};
 use plenary_protocol::{ClientMsg, ErrorCode, ResumePoint, ServerMsg, Value};
-use plenary_tests::{create, set, text, Client, Replica, TestServer};
+use plenary_tests::{create, set, text, Client, Replica, TeamClass, TestServer};
 
 /// Rate limits out of the way for tests that send thousands of ops.
 fn fast(c: &mut plenary_server::Config) {
@@ -116,20 +116,11 @@ async fn a_whole_workshop_survives_a_restart() -> anyhow::Result<()> {
 /// A team of one writer and one reader in room-1; returns (facilitator, writer, writer token,
 /// reader token).
 async fn team(server: &TestServer) -> anyhow::Result<(Client, Client, String, String)> {
-    let created = server.create_workshop("Catch-up").await?;
-    let mut fac = server.connect(&created.token).await?;
-    assert_eq!(
-        fac.command(Command::CreateBreakouts {
-            names: vec!["T".into()]
-        })
-        .await?,
-        Ok(())
-    );
-    let (_, w) = server.join(&created.join_code, "Writer").await?;
-    let (_, r) = server.join(&created.join_code, "Reader").await?;
-    assert_eq!(fac.command(Command::AssignAuto).await?, Ok(()));
+    let class = TeamClass::on(server, "Catch-up", 2).await?;
+    let tokens = class.tokens();
+    let (w, r) = (tokens[0].clone(), tokens[1].clone());
     let mut writer = server.connect(&w).await?;
-    writer.join("room-1").await?;
+    writer.join(&class.room).await?;
     let section = create(
         "sec",
         "vision_section",
@@ -137,10 +128,10 @@ async fn team(server: &TestServer) -> anyhow::Result<(Client, Client, String, St
         "a0",
         &[("section", text("needs"))],
     );
-    assert!(writer.apply("room-1", section).await?.is_ok());
+    assert!(writer.apply(&class.room, section).await?.is_ok());
     let mut reader = server.connect(&r).await?;
-    reader.join("room-1").await?;
-    Ok((fac, writer, w, r))
+    reader.join(&class.room).await?;
+    Ok((class.fac, writer, w, r))
 }
 
 /// Sends `n` ops and waits for all their acks.
@@ -475,10 +466,42 @@ async fn the_size_cap_counts_the_wal_and_readyz_stays_full_while_edits_are_refus
         writer.apply("room-1", card("after".into())).await?,
         Err(ErrorCode::Unavailable)
     );
+    // The refusal says why (the store's error is typed: full, not just "could not store").
+    let op = writer.op(card("why".into()));
+    let id = op.id.clone();
+    writer
+        .send(&ClientMsg::Op {
+            room: "room-1".into(),
+            op,
+        })
+        .await?;
+    let answer = writer
+        .recv_until(|m| match m {
+            ServerMsg::Reject { op_id, message, .. } if *op_id == id => Some(message.clone()),
+            ServerMsg::Ack { op_id, .. } if *op_id == id => Some("acknowledged".into()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(answer, "the server's storage is full; retry later");
     assert_eq!(
         ready().await?,
         (503, "storage full".to_owned()),
         "after a join (stored: {joined}) and a command"
+    );
+
+    // Reopened under a smaller cap, the store is full from the start: readyz says so before
+    // any edit is tried.
+    let dir = server.halt().await;
+    let server = TestServer::start_in(dir, |c| {
+        fast(c);
+        c.max_db_mib = Some(CAP_MIB / 2);
+    })
+    .await;
+    let res = http.get(server.url("/readyz")).send().await?;
+    assert_eq!(
+        (res.status().as_u16(), res.text().await?),
+        (503, "storage full".to_owned()),
+        "reopened under a smaller cap"
     );
 
     // Restarted with a larger cap, the store takes edits again and says so.

@@ -232,8 +232,8 @@ impl Class {
         let a = server.connect(&a_token).await?;
         let b = server.connect(&b_token).await?;
         let obs = server.connect(&obs_token).await?;
-        let roles: Vec<(String, Role, Option<String>)> = obs
-            .view
+        let roles: Vec<(String, Role, Option<String>)> = current_view(server, &created.token)
+            .await?
             .participants
             .iter()
             .map(|p| (p.id.clone(), p.role, p.room.clone()))
@@ -653,13 +653,11 @@ async fn a_token_reaches_only_its_own_workshop() -> anyhow::Result<()> {
     let view = &zed_client.view;
     assert_eq!(view.id, two.workshop_id);
     assert_eq!(view.title, "Workshop two");
-    let mut seen: Vec<&str> = view.participants.iter().map(|p| p.id.as_str()).collect();
-    seen.sort();
-    let mut expected = vec![two.participant_id.as_str(), zed.as_str()];
-    expected.sort();
+    let seen: Vec<&str> = view.participants.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(
-        seen, expected,
-        "only workshop two's participants are visible"
+        seen,
+        vec![zed.as_str()],
+        "only Zed's own team, of workshop two, is visible"
     );
     // The same room ids lead to workshop two's documents.
     for r in [Rm::Plenary, Rm::A] {
@@ -1227,15 +1225,16 @@ async fn help_requests_reach_the_facilitator_and_their_author_only() -> anyhow::
         (Who::Observer, vec![]),
     ] {
         let mut seen = Vec::new();
-        c.client(who)
-            .recv_until(|m| match m {
-                ServerMsg::Workshop { workshop } => {
-                    seen.push(notes(workshop));
-                    workshop.allow_choice.then_some(())
+        let client = c.client(who);
+        loop {
+            let msg = client.recv().await?;
+            if matches!(msg, ServerMsg::WorkshopPatch { .. }) {
+                seen.push(notes(&client.view));
+                if client.view.allow_choice {
+                    break;
                 }
-                _ => None,
-            })
-            .await?;
+            }
+        }
         for got in seen {
             assert!(
                 got.iter().all(|n| own.contains(&n.as_str())),
@@ -1252,6 +1251,143 @@ async fn help_requests_reach_the_facilitator_and_their_author_only() -> anyhow::
     ] {
         let fresh = server.connect(token).await?;
         assert_eq!(notes(&fresh.view), own);
+    }
+    server.stop().await;
+    Ok(())
+}
+
+/// The participant ids in a view, sorted.
+fn visible(view: &WorkshopView) -> Vec<String> {
+    let mut ids: Vec<String> = view.participants.iter().map(|p| p.id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+/// An attendee sees the members of their own team and of the team on stage, an observer the
+/// team on stage, a facilitator everyone; everyone sees the team sizes. After each change, the
+/// view a connection holds (its welcome with every patch applied) is what a fresh welcome shows
+/// (issue #18: everyone's team assignment went to every participant).
+#[tokio::test]
+async fn each_reader_sees_their_team_and_the_team_on_stage() -> anyhow::Result<()> {
+    let server = TestServer::start_with(unlimited).await;
+    let mut c = Class::new(&server, "Who sees whom").await?;
+    let ids = |list: &[&String]| {
+        let mut v: Vec<String> = list.iter().map(|s| (*s).clone()).collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (c.a_id.clone(), c.b_id.clone());
+    let everyone = c.fac.view_until(|v| v.participants.len() == 4).await?;
+    assert!(visible(&everyone).contains(&c.obs_id));
+    assert_eq!(visible(&c.a.view), ids(&[&a]));
+    assert_eq!(visible(&c.b.view), ids(&[&b]));
+    assert_eq!(visible(&c.obs.view), Vec::<String>::new());
+    let sizes: Vec<(String, u32)> = c.obs.view.team_sizes.clone().into_iter().collect();
+    let mut expected = vec![
+        (c.room(Rm::A), 1),
+        (c.room(Rm::B), 1),
+        (c.room(Rm::Free), 0),
+    ];
+    expected.sort();
+    assert_eq!(sizes, expected, "everyone gets the team sizes");
+
+    // Team A on stage: team B and the observer see its members.
+    c.fac_does(Command::SetStage {
+        room: Some(c.room(Rm::A)),
+    })
+    .await?;
+    let v = c.b.view_until(|v| v.stage.is_some()).await?;
+    assert_eq!(visible(&v), ids(&[&a, &b]));
+    let v = c.obs.view_until(|v| v.stage.is_some()).await?;
+    assert_eq!(visible(&v), ids(&[&a]));
+    let v = c.a.view_until(|v| v.stage.is_some()).await?;
+    assert_eq!(visible(&v), ids(&[&a]));
+
+    // Bo moves to team A; then the stage is cleared.
+    c.fac_does(Command::MoveParticipant {
+        participant: b.clone(),
+        room: Some(c.room(Rm::A)),
+    })
+    .await?;
+    let v = c.a.view_until(|v| v.participants.len() == 2).await?;
+    assert_eq!(visible(&v), ids(&[&a, &b]));
+    let v = c.obs.view_until(|v| v.participants.len() == 2).await?;
+    assert_eq!(visible(&v), ids(&[&a, &b]));
+    c.fac_does(Command::SetStage { room: None }).await?;
+    let v = c.obs.view_until(|v| v.stage.is_none()).await?;
+    assert_eq!(visible(&v), Vec::<String>::new());
+    let v = c.b.view_until(|v| v.stage.is_none()).await?;
+    assert_eq!(visible(&v), ids(&[&a, &b]));
+    assert_eq!(v.team_sizes.get(&c.room(Rm::A)), Some(&2));
+    assert_eq!(v.team_sizes.get(&c.room(Rm::B)), Some(&0));
+
+    // A last change everyone sees; then each patched view equals a fresh welcome.
+    c.fac_does(Command::AllowChoice { allow: true }).await?;
+    let tokens = [
+        (Who::Facilitator, c.created.token.clone()),
+        (Who::TeamA, c.a_token.clone()),
+        (Who::TeamB, c.b_token.clone()),
+        (Who::Observer, c.obs_token.clone()),
+    ];
+    for (who, token) in tokens {
+        let mut held = c.client(who).view_until(|v| v.allow_choice).await?;
+        let mut fresh = current_view(&server, &token).await?;
+        held.participants.sort_by(|x, y| x.id.cmp(&y.id));
+        fresh.participants.sort_by(|x, y| x.id.cmp(&y.id));
+        assert_eq!(held, fresh, "{who:?}: the patched view is the welcome's");
+    }
+    server.stop().await;
+    Ok(())
+}
+
+/// A join wave: each join reaches a facilitator as a patch of one participant, whatever the
+/// workshop's size, and reaches attendees in teams not at all (issue #18: every change sent
+/// the whole view, about 155 KB at 2,000 participants, to every connection).
+#[tokio::test]
+async fn a_join_wave_costs_facilitators_one_small_patch_per_join_and_teams_nothing(
+) -> anyhow::Result<()> {
+    let server = TestServer::start_with(unlimited).await;
+    let mut c = Class::new(&server, "Join wave").await?;
+    // Past the set-up's own patches (the joins, then both moves).
+    c.fac
+        .view_until(|v| v.participants.iter().filter(|p| p.room.is_some()).count() == 2)
+        .await?;
+    const JOINS: usize = 40;
+    for n in 0..JOINS {
+        let (id, _) = server
+            .join(&c.created.join_code, &format!("Late {n}"))
+            .await?;
+        let patch = c
+            .fac
+            .recv_until(|m| match m {
+                ServerMsg::WorkshopPatch { patch } => Some(patch.clone()),
+                _ => None,
+            })
+            .await?;
+        assert_eq!(patch.participants.len(), 1, "join {n}: {patch:?}");
+        assert_eq!(patch.participants[0].id, id);
+        assert!(
+            c.fac.last_frame_bytes < 200,
+            "join {n} took {} bytes",
+            c.fac.last_frame_bytes
+        );
+    }
+    assert_eq!(c.fac.view.participants.len(), 4 + JOINS);
+    // The attendees of team A and the observer got nothing until the next change they see.
+    c.fac_does(Command::AllowChoice { allow: true }).await?;
+    for who in [Who::TeamA, Who::Observer] {
+        let client = c.client(who);
+        let mut patches = 0;
+        while !client.view.allow_choice {
+            if matches!(client.recv().await?, ServerMsg::WorkshopPatch { .. }) {
+                patches += 1;
+            }
+        }
+        assert_eq!(patches, 1, "{who:?} got patches for joins it cannot see");
+        assert_eq!(
+            client.view.participants.len(),
+            usize::from(who == Who::TeamA)
+        );
     }
     server.stop().await;
     Ok(())

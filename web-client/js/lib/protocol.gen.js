@@ -5,6 +5,8 @@
 
 /** The parent id of top-level objects. */
 export const ROOT = "root";
+/** The wire protocol version a hello states. */
+export const PROTOCOL_VERSION = 3;
 /** The document model version. */
 export const MODEL_VERSION = 2;
 /** Longest title-like field, in characters. */

@@ -6,8 +6,9 @@
 import { BACKOFF_RESET_AFTER_MS, backoffDelay } from '../lib/backoff.js';
 import { ClockSync } from '../lib/clock.js';
 import { describeClose } from '../lib/messages.js';
+import { PROTOCOL_VERSION } from '../lib/protocol.gen.js';
 
-export const PROTOCOL_VERSION = 2;
+export { PROTOCOL_VERSION };
 /** Consecutive "at once" reconnects (4001, 4004) before they back off like any other. */
 const MAX_QUICK_RETRIES = 3;
 /** Pings right after the welcome, for a good clock offset before the first heartbeat. */

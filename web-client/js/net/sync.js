@@ -7,6 +7,7 @@ import { UndoHistory } from '../lib/undo.js';
 import { createIdSource } from '../lib/ids.js';
 import { charCount, checkFields, SCHEMAS } from '../lib/schema.js';
 import { describeError } from '../lib/messages.js';
+import { applyWorkshopPatch } from '../lib/workshop.js';
 import { Connection } from './connection.js';
 import { loadPending, savePending } from './storage.js';
 
@@ -265,8 +266,8 @@ export class Sync {
       this.me = msg.participant;
       this.workshop = msg.workshop;
     },
-    workshop(msg) {
-      this.workshop = msg.workshop;
+    workshop_patch(msg) {
+      if (this.workshop) this.workshop = applyWorkshopPatch(this.workshop, msg.patch);
     },
     snapshot(msg) {
       this.replica(msg.room).onSnapshot(msg);

@@ -134,7 +134,7 @@ export function mountRoomView(parent, { actions, onRaiseHand, onLowerHand, onTab
       const choices = props.teamChoices ?? [];
       show(picker, choices.length > 0);
       reconcile(pickList, choices, (c) => c.id, (c) => h('button', { type: 'button', class: 'btn btn-secondary', on: { click: () => onChooseTeam(c.id) } }), (node, c) => {
-        setText(node, c.current ? `${c.name} (your team)` : `Join ${c.name}`);
+        setText(node, c.current ? `${c.name} (your team)` : `Join ${c.name} (${c.size} ${c.size === 1 ? 'member' : 'members'})`);
         node.disabled = c.current;
       });
       // `team`: who votes here (the room's attendees, by id -> name); `present`: who is here now.
