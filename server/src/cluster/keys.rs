@@ -50,6 +50,19 @@ impl RoomKeys {
     }
 }
 
+/// The Pub/Sub channel on which the append script pushes the entries of the room whose log is
+/// `log` (`{tag}:log` -> `{tag}:push`).
+pub(super) fn push_channel(log: &str) -> String {
+    format!("{}:push", log.strip_suffix(":log").unwrap_or(log))
+}
+
+/// The log of the room whose entries `channel` carries: the inverse of [`push_channel`].
+pub(super) fn log_of_push(channel: &str) -> Option<String> {
+    channel
+        .strip_suffix(":push")
+        .map(|tag| format!("{tag}:log"))
+}
+
 /// The key of a workshop's state and of its event stream.
 pub fn workshop_keys(id: &str) -> (String, String) {
     (format!("{{{id}}}:data"), format!("{{{id}}}:events"))

@@ -3,9 +3,13 @@
 //! * Each room's order is assigned in Redis: a Lua script deduplicates op ids, takes the next
 //!   seq with INCR and appends the op to the room's stream `{room}:log` with the entry id
 //!   `<seq>-1`, all atomically. No node holds a room's only copy.
-//! * Every node reads, with one blocking XREAD loop, only the streams of rooms that have members
-//!   on it (and the event streams of workshops it hosts), and hands entries to the local room
-//!   actors, which apply, acknowledge and broadcast them in seq order.
+//! * The ordering script also publishes each append's entries on the room's Pub/Sub channel;
+//!   every node subscribes to the channels of the rooms that have members on it and hands the
+//!   entries to the local room actors, which apply, acknowledge and broadcast them in seq
+//!   order. A room that sees a gap reads it from the log; a sweep (one XREAD over the followed
+//!   logs, every [`SWEEP_EVERY`] and after each (re)subscription) delivers what a lost message
+//!   or connection would otherwise hold back. Workshop event streams, a few events a minute,
+//!   are read with one blocking XREAD loop.
 //! * Workshop state is one JSON document per workshop, changed by compare-and-set on its
 //!   version; every change appends an event to the workshop's stream so that all nodes reload it
 //!   (and push timer events to their clients exactly once per change).
@@ -33,9 +37,9 @@ mod reader;
 mod scripts;
 mod workshop;
 
-use keys::code_key;
+use keys::{code_key, push_channel};
 pub use keys::{workshop_keys, RoomKeys};
-use reader::{health_loop, read_loop};
+use reader::{health_loop, push_loop, read_loop, PushCmd};
 use scripts::{APPEND, CAS, SNAPSHOT};
 pub use workshop::{follow_workshop, timer_fields};
 
@@ -51,6 +55,8 @@ pub const PRESENCE_TTL: Duration = Duration::from_secs(5);
 pub const PRESENCE_REFRESH: Duration = Duration::from_secs(1);
 /// Longest a blocking XREAD waits, so that new subscriptions are picked up.
 const READ_BLOCK_MS: u64 = 100;
+/// How often the push loop reads the followed room logs for entries that no message brought.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Entries read per stream per XREAD.
 const READ_COUNT: usize = 512;
 /// How long a stream that made XREAD fail is left out before it is tried again.
@@ -139,6 +145,8 @@ pub struct Redis {
     /// Streams the reader follows, by key. A std mutex: only map operations under it.
     subs: Mutex<HashMap<String, Sub>>,
     subs_changed: Notify,
+    /// (Un)subscriptions of room channels, for the push loop.
+    push: mpsc::UnboundedSender<PushCmd>,
     /// The stream reader and the health check, which end on shutdown; see [`Redis::stopped`].
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -166,6 +174,7 @@ impl Redis {
             .map_err(|e| {
                 StoreError::Unavailable(format!("cannot connect to redis at {url}: {e}"))
             })?;
+        let (push, push_rx) = mpsc::unbounded_channel();
         let redis = Arc::new(Redis {
             client,
             conn,
@@ -177,10 +186,12 @@ impl Redis {
             subs: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Vec::new()),
             subs_changed: Notify::new(),
+            push,
         });
         let tasks = vec![
             tokio::spawn(health_loop(redis.clone(), shutdown.clone())),
-            tokio::spawn(read_loop(redis.clone(), shutdown)),
+            tokio::spawn(read_loop(redis.clone(), shutdown.clone())),
+            tokio::spawn(push_loop(redis.clone(), push_rx, shutdown)),
         ];
         *redis.tasks.lock().expect("tasks lock") = tasks;
         Ok(redis)
@@ -223,8 +234,11 @@ impl Redis {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    /// Follows `key` from after stream id `last`.
+    /// Follows `key` from after stream id `last`: a room log through its push channel (and
+    /// the sweep), a workshop's events through the blocking reader.
     pub fn subscribe(&self, key: String, last: String, subscriber: Subscriber) {
+        let room = matches!(subscriber, Subscriber::Room(_));
+        let channel = push_channel(&key);
         self.subs.lock().expect("subs lock").insert(
             key,
             Sub {
@@ -233,11 +247,23 @@ impl Redis {
                 quarantined_until: None,
             },
         );
-        self.subs_changed.notify_one();
+        if room {
+            // The loop ends only on shutdown, when nothing needs entries any more.
+            let _ = self.push.send(PushCmd::Subscribe(channel));
+        } else {
+            self.subs_changed.notify_one();
+        }
     }
 
     pub fn unsubscribe(&self, key: &str) {
-        self.subs.lock().expect("subs lock").remove(key);
+        let removed = self.subs.lock().expect("subs lock").remove(key);
+        if let Some(Sub {
+            subscriber: Subscriber::Room(_),
+            ..
+        }) = removed
+        {
+            let _ = self.push.send(PushCmd::Unsubscribe(push_channel(key)));
+        }
     }
 
     /// Orders `ops` (public form, with their senders and sealed actions, see [`sealed_action`])

@@ -20,8 +20,15 @@
 /// read can go once no node older than this one has ordered an op for an hour. The other way
 /// does not hold: an older node does not read the hash, so upgrade by stopping the older nodes
 /// before the new ones order ops, not one node at a time.
+///
+/// The entries written are also published, in one message per call, on the room's channel
+/// `{room}:push` (a JSON list of `[stream id, field, value, ...]`, the fields as in the log),
+/// so that the nodes following the room get them without polling the log; the log stays the
+/// record they fill gaps from. Published in the same step as the append, the messages of one
+/// room reach a subscriber in seq order.
 pub(super) const APPEND: &str = r#"
 local out = {}
+local pushed = {}
 local us = string.char(31)
 for n = 1, (#ARGV - 2) / 4 do
   local id, op, p, act = ARGV[4 * n - 1], ARGV[4 * n], ARGV[4 * n + 1], ARGV[4 * n + 2]
@@ -56,8 +63,12 @@ for n = 1, (#ARGV - 2) / 4 do
       local sealed = '[]'
       if #taken > 0 then sealed = cjson.encode(taken) end
       redis.call('XADD', KEYS[2], seq .. '-1', 'op', op, 'p', p, 'sealed', sealed)
+      pushed[#pushed + 1] = {seq .. '-1', 'op', op, 'p', p, 'sealed', sealed}
     else
       redis.call('XADD', KEYS[2], seq .. '-1', 'op', op, 'p', p)
+    end
+    if kind ~= 'r' then
+      pushed[#pushed + 1] = {seq .. '-1', 'op', op, 'p', p}
     end
     redis.call('HSET', KEYS[5], id, seq .. ':' .. p)
     redis.call('RPUSH', KEYS[6], id)
@@ -72,6 +83,9 @@ while excess > 0 do
 end
 redis.call('EXPIRE', KEYS[5], ARGV[2])
 redis.call('EXPIRE', KEYS[6], ARGV[2])
+if #pushed > 0 then
+  redis.call('PUBLISH', (string.gsub(KEYS[2], ':log$', ':push')), cjson.encode(pushed))
+end
 return out
 "#;
 

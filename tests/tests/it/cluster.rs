@@ -793,3 +793,86 @@ async fn redis_dedup_memory_is_bounded_per_room() -> anyhow::Result<()> {
     shutdown.cancel();
     Ok(())
 }
+
+/// `PUBSUB NUMSUB` of a room's push channel: how many nodes are subscribed to it.
+fn push_subscribers(redis: &RedisServer, workshop: &str, room: &str) -> anyhow::Result<u64> {
+    let out = redis_cli(
+        redis,
+        &["PUBSUB", "NUMSUB", &format!("{{{workshop}:{room}}}:push")],
+    )?;
+    let count = out.lines().nth(1).unwrap_or("0").trim();
+    Ok(count.parse()?)
+}
+
+/// Waits (up to 10 s) until `count` nodes are subscribed to the room's push channel.
+async fn until_push_subscribers(
+    redis: &RedisServer,
+    workshop: &str,
+    room: &str,
+    count: u64,
+) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if push_subscribers(redis, workshop, room)? == count {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let now = push_subscribers(redis, workshop, room)?;
+    anyhow::bail!("{now} nodes subscribed to the push channel of {room}, expected {count}")
+}
+
+/// Entries reach the other nodes by Pub/Sub: each node that has members in a room subscribes to
+/// its channel, and unsubscribes when its last member leaves. When Redis drops the nodes' push
+/// connections (`CLIENT KILL TYPE pubsub`) while a writer keeps writing, every op still reaches
+/// the member on the other node, once and in seq order: the node subscribes again and its sweep
+/// reads from the log what no message brought.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_is_pushed_and_survives_a_lost_push_connection() -> anyhow::Result<()> {
+    let redis = RedisServer::start().await?;
+    let nodes = cluster(&redis).await?;
+    let (mut fac, tokens) = class(&nodes, 1).await?;
+    let workshop = {
+        let view = &fac.view;
+        view.id.clone()
+    };
+    let (mut watcher, _) = attendee(&nodes, &tokens[0], 1).await?;
+    fac.join("room-1").await?;
+    until_push_subscribers(&redis, &workshop, "room-1", 2).await?;
+    let mut sent = Vec::new();
+    let mut pos: Option<String> = None;
+    for round in 0..3 {
+        if round == 1 {
+            let killed = redis_cli(&redis, &["CLIENT", "KILL", "TYPE", "pubsub"])?;
+            assert!(killed.trim().parse::<u64>()? >= 2, "killed {killed}");
+        }
+        for i in 0..20 {
+            let id = format!("r{round}-{i}");
+            let next = plenary_protocol::fractional::between(pos.as_deref(), None)?;
+            let result = fac
+                .apply("room-1", create(&id, "backlog_item", "root", &next, &[]))
+                .await?;
+            pos = Some(next);
+            assert!(result.is_ok(), "{id}: {result:?}");
+            sent.push(id);
+        }
+        if round == 1 {
+            until_push_subscribers(&redis, &workshop, "room-1", 2).await?;
+        }
+    }
+    let mut seen = Vec::new();
+    let mut last_seq = 0;
+    while seen.len() < sent.len() {
+        if let ServerMsg::Op { op, seq, .. } = watcher.recv().await? {
+            assert!(seq > last_seq, "seq {seq} after {last_seq}");
+            last_seq = seq;
+            seen.push(op.kind.object().to_owned());
+        }
+    }
+    assert_eq!(seen, sent, "every op once, in order");
+    drop(watcher);
+    until_push_subscribers(&redis, &workshop, "room-1", 1).await?;
+    for n in nodes {
+        n.kill().await;
+    }
+    Ok(())
+}
